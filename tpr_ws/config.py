@@ -1,0 +1,96 @@
+"""Settings: built once from the environment; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tpr_ws.errors import ConfigError
+
+_PREFIX = "TPR_WS_"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything tunable about a worker. Build with `Settings.from_env()`."""
+
+    redis_url: str | None = None
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    lease_ttl_ms: int = 10_000
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 3
+    data_dir: Path = Path("var")
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_message_bytes: int = 16 * 1024
+    rate_limit_messages: int = 20
+    rate_limit_window_s: int = 10
+    log_max_events: int = 2_000
+    allowed_origins: tuple[str, ...] = ()
+    heartbeat_s: float = 20.0
+    parse_processes: int = 1
+    key_prefix: str = "tpr"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read `REDIS_URL` and `TPR_WS_*` variables; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        base = cls()
+        secret_raw = env.get(_PREFIX + "SECRET")
+        origins = env.get(_PREFIX + "ALLOWED_ORIGINS", "")
+        values: dict[str, Any] = {
+            "redis_url": env.get("REDIS_URL") or None,
+            "secret": secret_raw.encode() if secret_raw else base.secret,
+            "lease_ttl_ms": _int(env, _PREFIX + "LEASE_TTL_MS", base.lease_ttl_ms),
+            "host": env.get(_PREFIX + "HOST", base.host),
+            "port": _int(env, _PREFIX + "PORT", base.port),
+            "workers": _int(env, _PREFIX + "WORKERS", base.workers),
+            "data_dir": Path(env.get(_PREFIX + "DATA_DIR", str(base.data_dir))),
+            "max_upload_bytes": _int(env, _PREFIX + "MAX_UPLOAD_BYTES", base.max_upload_bytes),
+            "max_message_bytes": _int(env, _PREFIX + "MAX_MESSAGE_BYTES", base.max_message_bytes),
+            "rate_limit_messages": _int(
+                env, _PREFIX + "RATE_LIMIT_MESSAGES", base.rate_limit_messages
+            ),
+            "rate_limit_window_s": _int(
+                env, _PREFIX + "RATE_LIMIT_WINDOW_S", base.rate_limit_window_s
+            ),
+            "log_max_events": _int(env, _PREFIX + "LOG_MAX_EVENTS", base.log_max_events),
+            "allowed_origins": tuple(o.strip() for o in origins.split(",") if o.strip()),
+            "heartbeat_s": float(_int(env, _PREFIX + "HEARTBEAT_S", int(base.heartbeat_s))),
+            "parse_processes": _int(env, _PREFIX + "PARSE_PROCESSES", base.parse_processes),
+            "key_prefix": env.get(_PREFIX + "KEY_PREFIX", base.key_prefix),
+        }
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        problems = []
+        if self.lease_ttl_ms < 200:
+            problems.append("TPR_WS_LEASE_TTL_MS must be at least 200")
+        if self.workers < 1:
+            problems.append("TPR_WS_WORKERS must be at least 1")
+        if self.max_upload_bytes < 1024:
+            problems.append("TPR_WS_MAX_UPLOAD_BYTES must be at least 1024")
+        if len(self.secret) < 16:
+            problems.append("TPR_WS_SECRET must be at least 16 characters")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and the launcher use this)."""
+        return replace(self, **changes)
