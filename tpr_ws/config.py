@@ -44,6 +44,8 @@ class Settings:
     heartbeat_s: float = 20.0
     parse_processes: int = 1
     key_prefix: str = "tpr"
+    metrics_dir: str | None = None
+    blob_ttl_s: int = 7 * 24 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +75,8 @@ class Settings:
             "heartbeat_s": float(_int(env, _PREFIX + "HEARTBEAT_S", int(base.heartbeat_s))),
             "parse_processes": _int(env, _PREFIX + "PARSE_PROCESSES", base.parse_processes),
             "key_prefix": env.get(_PREFIX + "KEY_PREFIX", base.key_prefix),
+            "metrics_dir": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            "blob_ttl_s": _int(env, _PREFIX + "BLOB_TTL_S", base.blob_ttl_s),
         }
         settings = cls(**values)
         settings.validate()

@@ -1,0 +1,113 @@
+"""The aiohttp application factory (zero-argument for gunicorn) and its resources."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import socket
+import weakref
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+
+from aiohttp import WSCloseCode, web
+from redis.asyncio import Redis
+
+from tpr_ws.config import Settings
+from tpr_ws.conversation import Conversation
+from tpr_ws.datasets import DatasetStore
+from tpr_ws.fanout import Fanout
+from tpr_ws.metrics import Metrics
+from tpr_ws.registry import Registry
+from tpr_ws.storage import Storage
+from tpr_ws.transport.http import add_routes, error_middleware
+from tpr_ws.transport.keys import (
+    CONVERSATION,
+    FANOUT,
+    METRICS,
+    PARSE_POOL,
+    REDIS,
+    REGISTRY,
+    SETTINGS,
+    SOCKETS,
+    STORAGE,
+    WORKER_ID,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _warm() -> None:
+    """Import the parsing stack in a pool process before the first upload needs it."""
+    import tpr_ws.domain.pipeline  # noqa: F401
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set: start the server with `tpr-ws serve`")
+    redis = Redis.from_url(settings.redis_url, max_connections=512, health_check_interval=30)
+    await redis.ping()
+    storage = Storage(redis, prefix=settings.key_prefix, log_max_events=settings.log_max_events)
+    registry = Registry(
+        storage,
+        lease_ttl_ms=settings.lease_ttl_ms,
+        holder_prefix=app[WORKER_ID],
+        metrics=app[METRICS],
+    )
+    app[REDIS] = redis
+    app[STORAGE] = storage
+    app[REGISTRY] = registry
+    yield
+    await redis.aclose()
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    # spawn, not fork: the worker has an event loop and threads that must not be copied.
+    pool = ProcessPoolExecutor(
+        max_workers=app[SETTINGS].parse_processes,
+        mp_context=multiprocessing.get_context("spawn"),
+    )
+    pool.submit(_warm)
+    app[PARSE_POOL] = pool
+    app[CONVERSATION] = Conversation(
+        app[REGISTRY],
+        DatasetStore(app[STORAGE], ttl_s=app[SETTINGS].blob_ttl_s),
+        pool,
+        max_upload_bytes=app[SETTINGS].max_upload_bytes,
+    )
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
+    fanout = Fanout(app[REDIS], app[STORAGE].events_channel)
+    await fanout.start()
+    app[FANOUT] = fanout
+    yield
+    await fanout.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    # GOING_AWAY tells clients to reconnect, elsewhere, at once.
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+def build_app(settings: Settings) -> web.Application:
+    """The application for explicit settings (tests and the single-process worker)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[WORKER_ID] = f"{socket.gethostname()}:{os.getpid()}"
+    app[METRICS] = Metrics(settings.metrics_dir)
+    app[SOCKETS] = weakref.WeakSet()
+    app.cleanup_ctx.extend([_redis_ctx, _pool_ctx, _fanout_ctx])
+    app.on_shutdown.append(_close_sockets)
+    add_routes(app)
+    return app
+
+
+async def create_app() -> web.Application:
+    """Zero-argument factory for `gunicorn tpr_ws.app:create_app`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
+    return build_app(Settings.from_env())

@@ -1,0 +1,256 @@
+"""The conversation host: runs the pure workflow actor inside one registry turn.
+
+It turns client inputs into workflow events, feeds the actor, carries out the effects that need
+data (TPR calculation, the sample file) off the event loop, and returns the turn's log events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from tpr_ws.actors.state import dump_state, load_state
+from tpr_ws.actors.workflow import (
+    ComputeResults,
+    Effect,
+    Event,
+    FileUploaded,
+    LoadSample,
+    MessageReceived,
+    Reply,
+    ResultsComputed,
+    SessionStarted,
+    UploadFailed,
+    step,
+)
+from tpr_ws.datasets import DatasetStore
+from tpr_ws.domain import outputs
+from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
+from tpr_ws.domain.sample import sample_upload
+from tpr_ws.domain.schema import AgeGroup, FacilityLevel
+from tpr_ws.domain.tpr import TprResult, compute_tpr
+from tpr_ws.errors import NotFound, UploadRejected
+from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
+
+START_MESSAGE_ID = "session-start"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe cell: NaN and NA become None, numpy scalars become Python numbers."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        import pandas as pd
+
+        if value is pd.NA:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return value
+
+
+def ward_rows(result: TprResult) -> list[dict[str, Any]]:
+    """The ward table as JSON-able rows for the chat UI."""
+    return [
+        {k: _clean(v) for k, v in row.items()} for row in result.wards.to_dict(orient="records")
+    ]
+
+
+def bot_event(reply: Reply, reply_to: str | None) -> dict[str, Any]:
+    return {
+        "role": "bot",
+        "stage": str(reply.stage),
+        "text": reply.text,
+        "options": [
+            {
+                "label": o.label,
+                "value": o.value,
+                "recommended": o.recommended,
+                "detail": o.detail,
+            }
+            for o in reply.options
+        ],
+        "data": dict(reply.data),
+        "reply_to": reply_to,
+        "ts": time.time(),
+    }
+
+
+def user_event(text: str, stage: str, reply_to: str) -> dict[str, Any]:
+    return {
+        "role": "user",
+        "stage": stage,
+        "text": text,
+        "options": [],
+        "data": {},
+        "reply_to": reply_to,
+        "ts": time.time(),
+    }
+
+
+def progress_event(upload_id: str, phase: str, message: str, fraction: float | None) -> dict[str, Any]:
+    return {
+        "role": "bot",
+        "stage": None,
+        "text": message,
+        "options": [],
+        "data": {"progress": {"upload_id": upload_id, "phase": phase, "fraction": fraction,
+                              "message": message}},
+        "reply_to": upload_id,
+        "ts": time.time(),
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Download:
+    file_name: str
+    content_type: str
+    body: bytes
+
+
+_DOWNLOADS = {
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "report": ("text/markdown; charset=utf-8", "md"),
+}
+
+
+class Conversation:
+    """Runs workflow turns for sessions; one per worker."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        datasets: DatasetStore,
+        parse_pool: Executor | None,
+        *,
+        max_upload_bytes: int,
+    ) -> None:
+        self._registry = registry
+        self._datasets = datasets
+        self._pool = parse_pool
+        self._max_upload_bytes = max_upload_bytes
+
+    async def start(self, sid: str) -> TurnResult:
+        return await self._run(sid, START_MESSAGE_ID, SessionStarted(), user_text=None)
+
+    async def say(self, sid: str, message_id: str, text: str) -> TurnResult:
+        return await self._run(sid, message_id, MessageReceived(text=text), user_text=text)
+
+    async def upload(
+        self, sid: str, upload_id: str, data: bytes, file_name: str, *, progress: Any = None
+    ) -> TurnResult:
+        """Parse (in the process pool) and feed the result to the session's actor."""
+        message_id = f"upload:{upload_id}"
+        size_mb = len(data) / 1_048_576
+        label = f"Uploaded **{outputs.markdown_escape(file_name)}** ({size_mb:.1f} MB)"
+        try:
+            processed = await self._process(data, file_name)
+        except UploadRejected as exc:
+            event: Event = UploadFailed(file_name=file_name, problems=exc.problems)
+            return await self._run(sid, message_id, event, user_text=label)
+        if progress is not None:
+            await progress("summarising", "File read; summarising…", 0.9)
+        event = FileUploaded(
+            blob_key=processed.key, file_name=file_name, overview=processed.overview
+        )
+        return await self._run(sid, message_id, event, user_text=label)
+
+    async def download(self, state_bytes: bytes | None, kind: str) -> Download:
+        """The latest results of a session as CSV, XLSX or a Markdown report."""
+        state = load_state(state_bytes)
+        if state.dataset is None or state.results is None:
+            raise NotFound("There are no results yet: finish the workflow first.")
+        params = state.results
+        result = await self._compute(
+            state.dataset.blob_key, params.state, params.level, params.age
+        )
+        content_type, ext = _DOWNLOADS[kind]
+        name = outputs.output_filename(params.state, params.level, params.age, ext)
+        if kind == "csv":
+            body = await asyncio.to_thread(outputs.ward_table_csv, result)
+        elif kind == "xlsx":
+            body = await asyncio.to_thread(outputs.ward_table_xlsx, result)
+        else:
+            text = outputs.summary_report(result, file_name=state.dataset.file_name)
+            body = text.encode()
+        return Download(file_name=name, content_type=content_type, body=body)
+
+    async def _process(self, data: bytes, file_name: str) -> ProcessedUpload:
+        key = await asyncio.to_thread(_sha256, data)
+        meta = await self._datasets.meta(key)
+        if meta is not None:
+            return ProcessedUpload(key=key, blob=b"", file_name=file_name,
+                                   report=meta["report"], overview=meta["overview"])  # fmt: skip
+        loop = asyncio.get_running_loop()
+        processed = await loop.run_in_executor(
+            self._pool, process_upload, data, file_name, self._max_upload_bytes
+        )
+        await self._datasets.put(
+            processed.key, processed.blob,
+            {"report": processed.report, "overview": processed.overview},
+        )  # fmt: skip
+        return processed
+
+    async def _compute(self, blob_key: str, state: str, level: str, age: str) -> TprResult:
+        frame = await self._datasets.frame(blob_key)
+        return await asyncio.to_thread(
+            compute_tpr, frame, state, FacilityLevel(level), AgeGroup(age)
+        )
+
+    async def _run(
+        self, sid: str, message_id: str, event: Event, *, user_text: str | None
+    ) -> TurnResult:
+        async def turn(state_bytes: bytes | None, lease: Lease) -> TurnOutput:
+            state = load_state(state_bytes)
+            log: list[dict[str, Any]] = []
+            if user_text is not None:
+                log.append(user_event(user_text, str(state.stage), message_id))
+            pending: list[Event] = [event]
+            wards: list[dict[str, Any]] | None = None
+            while pending:
+                state, effects = step(state, pending.pop(0))
+                for effect in effects:
+                    follow_up = await self._perform(effect)
+                    if isinstance(effect, Reply):
+                        bot = bot_event(effect, message_id)
+                        if wards is not None and "results" in bot["data"]:
+                            bot["data"]["wards"] = wards
+                        log.append(bot)
+                    elif isinstance(follow_up, tuple):
+                        result_event, wards = follow_up
+                        pending.append(result_event)
+                    elif follow_up is not None:
+                        pending.append(follow_up)
+            return TurnOutput(state=dump_state(state), events=log)
+
+        return await self._registry.run(sid, message_id, turn)
+
+    async def _perform(self, effect: Effect) -> Any:
+        if isinstance(effect, ComputeResults):
+            result = await self._compute(effect.blob_key, effect.state, effect.level, effect.age)
+            computed = ResultsComputed(
+                state=effect.state, level=effect.level, age=effect.age, summary=result.summary
+            )
+            return computed, ward_rows(result)
+        if isinstance(effect, LoadSample):
+            sample = await asyncio.to_thread(sample_upload)
+            processed = await self._process(sample.data, sample.file_name)
+            return FileUploaded(
+                blob_key=processed.key, file_name=sample.file_name, overview=processed.overview
+            )
+        return None
+
+
+def _sha256(data: bytes) -> str:
+    from tpr_ws.domain.blob import dataset_key
+
+    return dataset_key(data)

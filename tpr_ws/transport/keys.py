@@ -1,0 +1,27 @@
+"""Typed application keys for the objects a worker shares between handlers."""
+
+from __future__ import annotations
+
+import weakref
+from concurrent.futures import Executor
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from tpr_ws.config import Settings
+from tpr_ws.conversation import Conversation
+from tpr_ws.fanout import Fanout
+from tpr_ws.metrics import Metrics
+from tpr_ws.registry import Registry
+from tpr_ws.storage import Storage
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+STORAGE = web.AppKey("storage", Storage)
+REGISTRY = web.AppKey("registry", Registry)
+CONVERSATION = web.AppKey("conversation", Conversation)
+FANOUT = web.AppKey("fanout", Fanout)
+METRICS = web.AppKey("metrics", Metrics)
+PARSE_POOL = web.AppKey("parse_pool", Executor)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+WORKER_ID = web.AppKey("worker_id", str)

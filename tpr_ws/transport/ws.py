@@ -1,0 +1,294 @@
+"""The WebSocket endpoint: hello/welcome, replay or resync, say/ack, live events.
+
+Each socket has one cursor (the last sequence number it was sent). Every path that delivers
+events (its own turn's events, pub/sub fan-out, replay) goes through `_catch_up`, which sends
+only events above the cursor, in order, and reads the log to fill any gap, so a socket never
+sees an event twice or misses one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from tpr_ws.errors import (
+    ClientError,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    TooLarge,
+    Unauthorized,
+)
+from tpr_ws.transport import auth
+from tpr_ws.transport.keys import CONVERSATION, FANOUT, METRICS, SETTINGS, SOCKETS, STORAGE, WORKER_ID
+from tpr_ws.transport.origin import check_origin
+
+log = logging.getLogger(__name__)
+
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_TEXT_CHARS = 2000
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNKNOWN_SESSION = 4404
+
+
+class _Bucket:
+    """Token bucket: `rate` messages per `window` seconds, bursts up to `rate`."""
+
+    def __init__(self, rate: int, window: float) -> None:
+        self._capacity = float(rate)
+        self._per_second = rate / window
+        self._tokens = float(rate)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._per_second)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+class Connection:
+    """One client socket."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        app = request.app
+        self.ws = ws
+        self.settings = app[SETTINGS]
+        self.storage = app[STORAGE]
+        self.fanout = app[FANOUT]
+        self.conversation = app[CONVERSATION]
+        self.metrics = app[METRICS]
+        self.worker_id = app[WORKER_ID]
+        self.sid: str | None = None
+        self.cursor = 0
+        self._pending: list[dict[str, Any]] = []
+        self._must_read = False
+        self._hold = 0
+        self._wake = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._bucket = _Bucket(self.settings.rate_limit_messages, self.settings.rate_limit_window_s)
+
+    # -- receiving -----------------------------------------------------------------------
+    async def serve(self) -> None:
+        tasks = [
+            asyncio.create_task(self._writer(), name="ws-writer"),
+            asyncio.create_task(self._worker(), name="ws-turns"),
+        ]
+        try:
+            async for msg in self.ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._guard(self._receive, msg.data, None)
+                elif msg.type == WSMsgType.BINARY:
+                    await self._send_error(ProtocolError("Send JSON text frames, not binary."))
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self.sid is not None:
+                await self.fanout.unsubscribe(self.sid, self._on_published)
+
+    async def _receive(self, raw: str) -> None:
+        if len(raw.encode()) > self.settings.max_message_bytes:
+            raise TooLarge(
+                f"Message too large: the limit is {self.settings.max_message_bytes} bytes.",
+                code="too_large",
+            )
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ProtocolError("That frame is not valid JSON.", code="bad_json") from None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise ProtocolError('A frame must be a JSON object with a "type".', code="bad_frame")
+        kind = frame["type"]
+        if kind == "hello":
+            await self._hello(frame)
+        elif kind == "say":
+            self._check_say(frame)
+            await self._inbox.put(frame)
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        else:
+            raise ProtocolError(f"Unknown frame type {kind!r}.", code="unknown_type")
+
+    def _check_say(self, frame: dict[str, Any]) -> None:
+        mid = frame.get("id")
+        if not isinstance(mid, str) or not _MESSAGE_ID.match(mid):
+            raise ProtocolError("A say needs an id of 1-128 letters, digits, '-', '_', ':' or '.'.",
+                                code="bad_id")  # fmt: skip
+        if self.sid is None:
+            raise ProtocolError("Send hello before say.", code="hello_required")
+        text = frame.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ProtocolError("A say needs a non-empty text.", code="empty_text")
+        if len(text) > MAX_TEXT_CHARS:
+            raise TooLarge(f"Messages are limited to {MAX_TEXT_CHARS} characters.")
+        if not self._bucket.take():
+            raise RateLimited("Too many messages; wait a few seconds and try again.")
+
+    async def _hello(self, frame: dict[str, Any]) -> None:
+        if self.sid is not None:
+            raise ProtocolError("This socket already said hello.", code="already_greeted")
+        sid, token, last_seq = frame.get("session_id"), frame.get("token"), frame.get("last_seq", 0)
+        if not isinstance(sid, str) or not isinstance(last_seq, int) or last_seq < 0:
+            raise ProtocolError("hello needs session_id (string) and last_seq (integer >= 0).")
+        auth.check_session_id(sid)
+        auth.verify(self.settings.secret, sid, token if isinstance(token, str) else None)
+        current = await self.storage.last_seq(sid)
+        if current == 0:
+            raise NotFound("No such session; start a new one.", code="unknown_session")
+        # Subscribe before reading the log, so nothing committed in between is missed.
+        self.sid = sid
+        await self.fanout.subscribe(sid, self._on_published)
+        async with self._send_lock:
+            await self._send({"type": "welcome", "session_id": sid, "last_seq": current,
+                              "worker": self.worker_id})  # fmt: skip
+            if last_seq > current:
+                await self._resync()
+            else:
+                self.cursor = last_seq
+                self.metrics.replays.labels("events").inc()
+                await self._catch_up([], force_read=True)
+
+    # -- turns ---------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            frame = await self._inbox.get()
+            await self._guard(self._say, frame, frame.get("id"))
+
+    async def _say(self, frame: dict[str, Any]) -> None:
+        assert self.sid is not None
+        self._hold += 1
+        try:
+            result = await self.conversation.say(self.sid, frame["id"], frame["text"])
+            async with self._send_lock:
+                await self._send({"type": "ack", "id": frame["id"], "seq": result.first_seq})
+                await self._catch_up(result.events)
+        finally:
+            self._hold -= 1
+            self._wake.set()
+
+    # -- delivering ----------------------------------------------------------------------
+    def _on_published(self, events: list[dict[str, Any]] | None) -> None:
+        if events is None:
+            self._must_read = True
+        else:
+            self._pending.extend(events)
+        self._wake.set()
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._hold or self.sid is None:
+                continue
+            async with self._send_lock:
+                await self._guard(self._catch_up, [], None)
+
+    async def _catch_up(self, events: list[dict[str, Any]], *, force_read: bool = False) -> None:
+        assert self.sid is not None
+        fresh = sorted(
+            (e for e in [*self._pending, *events] if e["seq"] > self.cursor),
+            key=lambda e: int(e["seq"]),
+        )
+        self._pending.clear()
+        unique = list({e["seq"]: e for e in fresh}.values())
+        contiguous = all(e["seq"] == self.cursor + 1 + i for i, e in enumerate(unique))
+        if force_read or self._must_read or not contiguous:
+            self._must_read = False
+            while True:
+                read = await self.storage.read_log(self.sid, self.cursor)
+                if read.gap:
+                    await self._resync()
+                    return
+                for event in read.events:
+                    await self._send_event(event)
+                if not read.events or self.cursor >= read.last_seq:
+                    return
+        for event in unique:
+            await self._send_event(event)
+
+    async def _resync(self) -> None:
+        assert self.sid is not None
+        self.metrics.replays.labels("resync").inc()
+        read = await self.storage.read_log(self.sid, 0, limit=self.settings.log_max_events)
+        events = [{"type": "event", **e} for e in read.events]
+        await self._send({"type": "resync", "events": events, "last_seq": read.last_seq})
+        self.cursor = read.last_seq
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        if event["seq"] <= self.cursor:
+            return
+        await self._send({"type": "event", **event})
+        self.cursor = int(event["seq"])
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(orjson.dumps(frame).decode())
+
+    # -- errors: the one boundary ------------------------------------------------------------
+    async def _guard(self, handler: Any, arg: Any, message_id: Any) -> None:
+        try:
+            await handler(arg)
+        except Unauthorized as exc:
+            await self._send_error(exc, message_id)
+            await self.ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+        except NotFound as exc:
+            await self._send_error(exc, message_id)
+            if self.sid is None:
+                await self.ws.close(code=CLOSE_UNKNOWN_SESSION, message=b"unknown session")
+        except ClientError as exc:
+            await self._send_error(exc, message_id)
+        except ServerError as exc:
+            log.warning("turn failed: %s (%s)", exc.code, exc)
+            await self._send_error(exc, message_id, "The server could not finish that; send it again.")
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception:
+            log.exception("unexpected error on a WebSocket")
+            await self._send_error(ServerError("internal"), message_id,
+                                   "Something went wrong on the server; send it again.")  # fmt: skip
+
+    async def _send_error(self, exc: Exception, message_id: Any = None, text: str | None = None) -> None:
+        code = getattr(exc, "code", "server_error")
+        self.metrics.errors.labels(code).inc()
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": text or str(exc)}
+        if isinstance(message_id, str):
+            frame["id"] = message_id
+        with contextlib.suppress(ConnectionResetError):
+            await self._send(frame)
+
+
+async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
+    check_origin(request)
+    settings = request.app[SETTINGS]
+    ws = web.WebSocketResponse(
+        heartbeat=settings.heartbeat_s,
+        max_msg_size=settings.max_message_bytes * 4,
+    )
+    await ws.prepare(request)
+    sockets = request.app[SOCKETS]
+    sockets.add(ws)
+    metrics = request.app[METRICS]
+    metrics.sockets.inc()
+    try:
+        await Connection(request, ws).serve()
+    finally:
+        sockets.discard(ws)
+        metrics.sockets.dec()
+    return ws
