@@ -1,0 +1,169 @@
+"""Realistic synthetic DHIS2 malaria exports (any layout, size and defects) with their truth.
+
+`generate` returns the file's bytes and the tidy frame a correct parser must produce from them
+(totals row dropped, exact duplicates removed); `sample_upload` is the product's sample file.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, fields
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from tpr_ws.domain.sample_files import write_csv, write_xlsx
+from tpr_ws.domain.sample_geo import Sizes, build_facilities
+from tpr_ws.domain.sample_layout import LAYOUTS, render
+from tpr_ws.domain.sample_truth import (
+    add_count_defects,
+    build_truth,
+    monthly_periods,
+    yearly_periods,
+)
+
+FORMATS: Final = ("xlsx", "csv")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A synthetic country's size; `months` is the number of monthly periods."""
+
+    name: str
+    sizes: Sizes
+    months: int
+
+
+PRESETS: Final = {
+    "tiny": Preset("tiny", Sizes(states=2, lgas=6, wards=24, facilities=72), months=4),
+    "state": Preset("state", Sizes(states=1, lgas=21, wards=226, facilities=868), months=12),
+    "national": Preset(
+        "national", Sizes(states=37, lgas=773, wards=8433, facilities=27929), months=12
+    ),
+}
+
+
+def preset_for_rows(rows: int) -> Preset:
+    """A national-shaped preset scaled to about `rows` facility-month rows (12 months)."""
+    national = PRESETS["national"].sizes
+    facilities = max(72, rows // 12)
+    ratio = facilities / national.facilities
+    wards = max(24, min(facilities, round(national.wards * ratio)))
+    lgas = max(6, min(wards, round(national.lgas * ratio)))
+    states = max(2, min(37, lgas // 3, round(37 * min(1.0, ratio * 4))))
+    return Preset(f"rows{rows}", Sizes(states, lgas, wards, facilities), months=12)
+
+
+@dataclass(frozen=True)
+class Defects:
+    """Which field defects to put in a generated file (all off by default)."""
+
+    totals_row: bool = False
+    duplicate_rows: bool = False
+    text_numbers: bool = False
+    negative_values: bool = False
+    positives_gt_tested: bool = False
+    mojibake_headers: bool = False
+    double_space_headers: bool = False
+    duplicate_header_pair: bool = False
+    unknown_wards: bool = False
+    repeated_ward_names: bool = False
+    level_spellings: bool = False
+
+    @classmethod
+    def of(cls, names: Defects | frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> Defects:
+        """Defects from their names; unknown names are an error that lists the valid ones."""
+        if isinstance(names, Defects):
+            return names
+        unknown = sorted(set(names) - set(DEFECT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown defects {unknown}; known: {', '.join(DEFECT_NAMES)}")
+        return cls(**{name: True for name in names})
+
+    @classmethod
+    def every(cls) -> Defects:
+        return cls(**{name: True for name in DEFECT_NAMES})
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(f.name for f in fields(self) if getattr(self, f.name))
+
+
+DEFECT_NAMES: Final = tuple(f.name for f in fields(Defects))
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    """A generated upload: its bytes, a file name, and the tidy frame it must parse to."""
+
+    data: bytes
+    file_name: str
+    truth: pd.DataFrame
+
+
+def _rng(layout: str, preset: str, seed: int) -> np.random.Generator:
+    # Each (layout, preset, seed) has its own stream, stable across runs and processes.
+    return np.random.default_rng([seed, zlib.crc32(f"{layout}/{preset}".encode())])
+
+
+def _geography_defects(
+    facilities: pd.DataFrame, rng: np.random.Generator, defects: Defects
+) -> pd.DataFrame:
+    """Rename wards for the `Unknown` and repeated-ward-name defects (before rows exist)."""
+    out = facilities.copy()
+    wards = out[["state", "lga", "ward"]].drop_duplicates()
+    if defects.repeated_ward_names:
+        # The first ward's name reappears in up to three other LGAs of the same state.
+        for _state, group in wards.groupby("state", sort=False):
+            donor = group.iloc[0]
+            others = group[group["lga"] != donor["lga"]].drop_duplicates("lga").head(3)
+            for _i, target in others.iterrows():
+                hit = (out["state"] == target["state"]) & (out["lga"] == target["lga"])
+                out.loc[hit & (out["ward"] == target["ward"]), "ward"] = donor["ward"]
+    if defects.unknown_wards:
+        picks = wards.sample(n=max(1, len(wards) // 50), random_state=rng.integers(2**31))
+        for _i, target in picks.iterrows():
+            hit = (out["state"] == target["state"]) & (out["lga"] == target["lga"])
+            out.loc[hit & (out["ward"] == target["ward"]), "ward"] = "Unknown"
+    return out
+
+
+def generate(
+    layout: str = "A",
+    preset: str | Preset = "tiny",
+    seed: int = 0,
+    fmt: str = "xlsx",
+    defects: Defects | frozenset[str] = frozenset(),
+) -> GeneratedFile:
+    """A synthetic export in `layout` (A-D) of `preset` size as `fmt` (xlsx or csv)."""
+    spec = preset if isinstance(preset, Preset) else PRESETS.get(preset)
+    if spec is None:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if layout not in LAYOUTS or fmt not in FORMATS:
+        raise ValueError(f"layout must be one of {LAYOUTS} and format one of {FORMATS}")
+    chosen = Defects.of(defects)
+    rng = _rng(layout, spec.name, seed)
+    facilities = _geography_defects(build_facilities(spec.sizes, rng), rng, chosen)
+    if layout == "D":
+        # Layout D is a yearly export: integer years in `period0me`, yearly-sized counts.
+        periods, scale = yearly_periods(2 if spec.months < 12 else 3), 12.0
+    else:
+        periods, scale = monthly_periods(spec.months), 1.0
+    truth = build_truth(facilities, periods, rng, scale)
+    truth = add_count_defects(
+        truth, rng, negatives=chosen.negative_values, over=chosen.positives_gt_tested
+    )
+    sheets = render(layout, truth, rng, chosen.names)
+    main = next(s for s in sheets if s.name != "pivot" and s.name != "tpr")
+    data = write_xlsx(sheets) if fmt == "xlsx" else write_csv(main)
+    suffix = f"_{'-'.join(sorted(chosen.names))}" if chosen.names and len(chosen.names) < 3 else ""
+    file_name = f"layout{layout}_{spec.name}_seed{seed}{suffix}.{fmt}"
+    return GeneratedFile(data=data, file_name=file_name, truth=truth)
+
+
+def sample_upload() -> GeneratedFile:
+    """The product's "use the sample data" file: two states, layout A, a totals row and a few
+    duplicate rows for the upload summary to report. Deterministic."""
+    made = generate("A", "tiny", seed=2024, fmt="xlsx", defects=frozenset({"totals_row", "duplicate_rows"}))
+    return GeneratedFile(made.data, "sample_malaria_tpr_two_states.xlsx", made.truth)

@@ -1,0 +1,225 @@
+"""Render the sample generator's truth as one of the four field layouts, with optional defects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from tpr_ws.domain import schema
+from tpr_ws.domain.sample_geo import STATES
+from tpr_ws.domain.sample_truth import MONTH_NAMES
+
+LAYOUTS: Final = ("A", "B", "C", "D")
+SHEET_NAMES: Final = {"A": "raw", "B": "Sheet1", "C": "data", "D": "Sheet 1"}
+_PREFIX: Final = {clean: prefix for prefix, clean, _raw in STATES}
+_RAW_STATE: Final = {clean: raw for _prefix, clean, raw in STATES}
+LEVEL_SPELLINGS: Final = {
+    "Primary": ("Primary", "Primary Health Facility", "primary", "PHC"),
+    "Secondary": ("Secondary", "Secondary Health Facility", "secondary"),
+    "Tertiary": ("Tertiary", "Tertiary Health Facility", "tertiary"),
+}
+SPLIT_COLUMN: Final = schema.count_column(schema.Method.RDT, "tested", schema.AgeGroup.UNDER_5)
+
+
+@dataclass
+class Sheet:
+    """One worksheet: a header and its columns (float arrays, or object arrays of str/num/None)."""
+
+    name: str
+    header: list[str]
+    columns: list[np.ndarray]
+    blank_first_row: bool = False
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+
+def _prefixed(truth: pd.DataFrame, what: str) -> np.ndarray:
+    """DHIS2 org-unit names: `ad Adamawa State`, `ad Yola North Local Government Area`, ..."""
+    prefix = truth[schema.STATE].map(_PREFIX).astype(object)
+    if what == "state":
+        values = prefix + " " + truth[schema.STATE].map(_RAW_STATE).astype(object)
+    elif what == "lga":
+        values = prefix + " " + truth[schema.LGA].astype(object) + " Local Government Area"
+    elif what == "ward":
+        ward = truth[schema.WARD].astype(object)
+        values = (prefix + " " + ward + " Ward").where(ward != "Unknown", "Unknown")
+    else:
+        values = prefix + " " + truth[schema.FACILITY].astype(object)
+    return np.asarray(values.to_numpy(), dtype=object)
+
+
+def _period_names(periods: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    year = periods.str.slice(0, 4).astype(int).to_numpy()
+    month = periods.str.slice(5, 7).astype(int).to_numpy()
+    names = np.asarray([f"{MONTH_NAMES[m - 1]} {y}" for y, m in zip(year, month, strict=True)])
+    return names.astype(object), (year * 100 + month).astype(object)
+
+
+def _levels(truth: pd.DataFrame, rng: np.random.Generator, spellings: bool) -> np.ndarray:
+    levels = truth[schema.FACILITY_LEVEL].to_numpy(dtype=object)
+    if not spellings:
+        return levels.copy()
+    out = levels.copy()
+    for level, variants in LEVEL_SPELLINGS.items():
+        hit = np.flatnonzero(levels == level)
+        out[hit] = np.asarray(variants, dtype=object)[rng.integers(0, len(variants), len(hit))]
+    return out
+
+
+def _identity(layout: str, truth: pd.DataFrame, levels: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The geography, facility and period columns of a layout, in the layout's order."""
+    periods = truth[schema.PERIOD]
+    if layout == "D":
+        years = periods.astype(int).to_numpy().astype(object)
+        return [
+            ("orgunitlevel2", _prefixed(truth, "state")),
+            ("orgunitlevel3", _prefixed(truth, "lga")),
+            ("Ward", _prefixed(truth, "ward")),
+            ("organisationunit0me", _prefixed(truth, "facility")),
+            ("Facility level", levels),
+            ("period0me", years),
+        ]
+    names, codes = _period_names(periods)
+    if layout == "A":
+        ownership = np.where(np.arange(len(truth)) % 7 == 3, "Private", "Public").astype(object)
+        return [
+            ("State", _prefixed(truth, "state")), ("LGA", _prefixed(truth, "lga")),
+            ("Ward", _prefixed(truth, "ward")), ("Health Faccility", _prefixed(truth, "facility")),
+            ("level", levels), ("ownership", ownership),
+            ("periodname", names), ("periodcode", codes),
+        ]  # fmt: skip
+    if layout == "B":
+        return [
+            ("orgunitlevel1", np.full(len(truth), "ng Federal Government", dtype=object)),
+            ("orgunitlevel2", _prefixed(truth, "state")),
+            ("orgunitlevel3", _prefixed(truth, "lga")),
+            ("orgunitlevel4", _prefixed(truth, "ward")),
+            ("orgunitlevel5", _prefixed(truth, "facility")),
+            ("periodname", names), ("periodcode", codes),
+        ]  # fmt: skip
+    state = truth[schema.STATE].replace({"FCT": "Federal Capital Territory"})
+    return [
+        ("State", state.to_numpy(dtype=object)), ("LGA", truth[schema.LGA].to_numpy(dtype=object)),
+        ("WardName", truth[schema.WARD].to_numpy(dtype=object)),
+        ("HealthFacility", truth[schema.FACILITY].to_numpy(dtype=object)),
+        ("FacilityLevel", levels), ("periodname", names), ("periodcode", codes),
+    ]  # fmt: skip
+
+
+def _text_numbers(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Store a few counts as text, some with stray spaces, as hand-edited exports do."""
+    out = values.astype(object)
+    filled = np.flatnonzero(~np.isnan(values))
+    hits = filled[rng.random(len(filled)) < 0.03]
+    for i, row in enumerate(hits):
+        number = str(int(values[row]))
+        out[row] = f" {number} " if i % 2 else number
+    out[np.isnan(values)] = None
+    return out
+
+
+def _counts(
+    truth: pd.DataFrame, rng: np.random.Generator, defects: frozenset[str]
+) -> list[tuple[str, np.ndarray]]:
+    cols: list[tuple[str, np.ndarray]] = []
+    for column in schema.INDICATOR_COLUMNS:
+        values = truth[column].to_numpy(dtype=np.float64)
+        cols.append((schema.DHIS2_NAMES[column], values))
+    if "duplicate_header_pair" in defects:
+        # A form migration split one indicator into two identically named, complementary columns.
+        at = list(schema.INDICATOR_COLUMNS).index(SPLIT_COLUMN)
+        values = cols[at][1]
+        periods = sorted(truth[schema.PERIOD].unique().tolist())
+        if len(periods) > 1:
+            later = (truth[schema.PERIOD] >= periods[len(periods) // 2]).to_numpy()
+        else:
+            later = np.arange(len(values)) % 2 == 1
+        cols[at] = (cols[at][0], np.where(later, np.nan, values))
+        cols.append((cols[at][0], np.where(later, values, np.nan)))
+    if "text_numbers" in defects:
+        cols = [(name, _text_numbers(v, rng)) for name, v in cols]
+    return cols
+
+
+def _headers(header: list[str], defects: frozenset[str]) -> list[str]:
+    out = list(header)
+    if "double_space_headers" in defects:
+        out = [h.replace(" ≥", "  ≥") if i % 2 else h for i, h in enumerate(out)]
+    if "mojibake_headers" in defects:
+        # UTF-8 "≥" read as cp1252 and saved again: the CSV copies analysts pass around.
+        out = [h.replace("≥", "â‰¥") for h in out]
+    return out
+
+
+def _duplicate_rows(columns: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    n = len(columns[0])
+    picks = rng.choice(n, size=max(1, n // 100), replace=False)
+    order = np.sort(np.concatenate([np.arange(n), picks]), kind="stable")
+    return [c[order] for c in columns]
+
+
+def _with_totals(columns: list[np.ndarray], n_identity: int) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    for j, col in enumerate(columns):
+        if j < n_identity:
+            cell: object = "Total" if j == 0 else None
+        else:
+            cell = float(pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").sum())
+        out.append(np.append(col.astype(object), np.asarray([cell], dtype=object)))
+    return out
+
+
+def render(
+    layout: str, truth: pd.DataFrame, rng: np.random.Generator, defects: frozenset[str]
+) -> list[Sheet]:
+    """The worksheets of a file in `layout` holding `truth`, with `defects` applied."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    ident = _identity(layout, truth, _levels(truth, rng, "level_spellings" in defects))
+    counts = _counts(truth, rng, defects)
+    extra: list[tuple[str, np.ndarray]] = []
+    if layout == "A":
+        llin = truth[schema.count_column(schema.Method.RDT, "positive", schema.AgeGroup.PREGNANT)]
+        extra = [
+            ("PW who received LLIN", llin.to_numpy(dtype=np.float64)),
+            ("Children <5 yrs who received LLIN", np.full(len(truth), np.nan)),
+        ]
+    named = ident + counts + extra
+    header = _headers([name for name, _ in named], defects)
+    columns = [values for _, values in named]
+    if "duplicate_rows" in defects and len(truth):
+        columns = _duplicate_rows(columns, rng)
+    if "totals_row" in defects:
+        columns = _with_totals(columns, len(ident))
+    main = Sheet(SHEET_NAMES[layout], header, columns, blank_first_row=layout == "D")
+    if layout != "A":
+        return [main]
+    return [_pivot_sheet(truth), main, _tpr_sheet(truth)]
+
+
+def _pivot_sheet(truth: pd.DataFrame) -> Sheet:
+    """A decoy: the pivot analysts build next to the data, with indicator-like headers."""
+    tested, positive = SPLIT_COLUMN, SPLIT_COLUMN.replace("tested", "positive")
+    sums = truth.groupby(schema.STATE)[[tested, positive]].sum()
+    labels = [*sums.index.astype(str), "Grand Total"]
+    t = [*sums[tested].tolist(), float(sums[tested].sum())]
+    p = [*sums[positive].tolist(), float(sums[positive].sum())]
+    header = ["Row Labels", f"Sum of {schema.DHIS2_NAMES[tested]}", f"Sum of {schema.DHIS2_NAMES[positive]}"]
+    cols = [np.asarray(labels, dtype=object), np.asarray(t), np.asarray(p)]
+    return Sheet("pivot", header, cols)
+
+
+def _tpr_sheet(truth: pd.DataFrame) -> Sheet:
+    """A decoy: a hand-made TPR sheet (mixing methods, which this product never does)."""
+    states = sorted(truth[schema.STATE].unique().tolist())
+    return Sheet(
+        "tpr",
+        ["State", "TPR (%)"],
+        [np.asarray(states, dtype=object), np.full(len(states), 42.0)],
+    )
