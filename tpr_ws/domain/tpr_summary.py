@@ -1,0 +1,92 @@
+"""The JSON-able summary of a ward TPR table: pooled state figure, distribution, top wards."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from tpr_ws.domain import schema
+from tpr_ws.domain.schema import AgeGroup, FacilityLevel
+
+TOP_WARDS: Final = 10
+HISTOGRAM_EDGES: Final = tuple(range(0, 101, 10))
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return round(float(value), digits)
+
+
+def _stats(tpr: pd.Series) -> dict[str, float | None]:
+    if tpr.empty:
+        return {"mean": None, "median": None, "min": None, "max": None}
+    return {
+        "mean": _round(tpr.mean()),
+        "median": _round(tpr.median()),
+        "min": _round(tpr.min()),
+        "max": _round(tpr.max()),
+    }
+
+
+def _histogram(tpr: pd.Series) -> list[dict[str, Any]]:
+    """Counts of ward TPRs in [0,10), [10,20), ..., [90,100), and [100, ...)."""
+    values = tpr.to_numpy(dtype=np.float64)
+    bins: list[dict[str, Any]] = []
+    for low, high in zip(HISTOGRAM_EDGES[:-1], HISTOGRAM_EDGES[1:], strict=True):
+        count = int(((values >= low) & (values < high)).sum())
+        bins.append({"from": low, "to": high, "count": count})
+    bins.append({"from": 100, "to": None, "count": int((values >= 100).sum())})
+    return bins
+
+
+def _top_wards(with_data: pd.DataFrame) -> list[dict[str, Any]]:
+    top = with_data.sort_values(["TPR", "Tested"], ascending=[False, False], kind="stable")
+    return [
+        {
+            "lga": str(row.LGA),
+            "ward": str(row.Ward),
+            "tpr": _round(row.TPR),
+            "tested": int(row.Tested),
+            "positive": int(row.Positive),
+        }
+        for row in top.head(TOP_WARDS).itertuples(index=False)
+    ]
+
+
+def summarise(
+    wards: pd.DataFrame, state: str, level: FacilityLevel, age: AgeGroup, rows: int
+) -> dict[str, Any]:
+    """The summary dict of one analysis, from its ward table and its number of input rows."""
+    with_data = wards[wards["TPR"].notna()]
+    tpr = with_data["TPR"]
+    tested, positive = float(wards["Tested"].sum()), float(wards["Positive"].sum())
+    excluded = wards["Excluded_Rows"]
+    reporting = int(wards["Reporting_Rows"].sum())
+    return {
+        "state": state,
+        "level": level.value,
+        "age": age.value,
+        "age_label": age.label,
+        "tested": int(tested),
+        "positive": int(positive),
+        "state_tpr": _round(100.0 * positive / tested) if tested > 0 else None,
+        "wards_total": len(wards),
+        "wards_with_data": len(with_data),
+        "wards_no_data": len(wards) - len(with_data),
+        "stats": _stats(tpr),
+        "above_50": int((tpr > 50).sum()),
+        "above_70": int((tpr > 70).sum()),
+        "top_wards": _top_wards(with_data),
+        "histogram": _histogram(tpr),
+        "quality": {
+            "excluded_rows": int(excluded.sum()),
+            "wards_with_excluded_rows": int((excluded > 0).sum()),
+            "reporting_rows": reporting,
+            "rows_without_data": rows - reporting,
+        },
+        "rule": schema.TPR_RULE,
+    }
