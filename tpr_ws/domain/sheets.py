@@ -1,0 +1,124 @@
+"""Reading an upload's bytes into sheets of raw cell rows (xlsx/xls through calamine, CSV text).
+
+Nothing here interprets the cells; `workbook` decides which sheet and rows hold the data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import numpy as np
+import pandas as pd
+import python_calamine
+
+from tpr_ws.errors import UploadRejected
+
+HEAD_ROWS: Final = 30  # how far down a sheet the header row may sit
+_DELIMITERS: Final = ",;\t|"
+_SNIFF_BYTES: Final = 64 * 1024
+
+Rows = list[list[object]]
+
+
+class Book(Protocol):
+    """The sheets of one upload."""
+
+    @property
+    def sheet_names(self) -> list[str]: ...
+
+    def head(self, name: str) -> Rows:
+        """The first HEAD_ROWS rows of a sheet."""
+        ...
+
+    def rows(self, name: str) -> Rows:
+        """Every row of a sheet."""
+        ...
+
+
+@dataclass(frozen=True)
+class _CalamineBook:
+    workbook: python_calamine.CalamineWorkbook
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self.workbook.sheet_names)
+
+    def head(self, name: str) -> Rows:
+        sheet = self.workbook.get_sheet_by_name(name)
+        return list(sheet.to_python(skip_empty_area=False, nrows=HEAD_ROWS))
+
+    def rows(self, name: str) -> Rows:
+        return list(self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False))
+
+
+@dataclass(frozen=True)
+class _CsvBook:
+    name: str
+    table: Rows
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return [self.name]
+
+    def head(self, name: str) -> Rows:
+        return self.table[:HEAD_ROWS]
+
+    def rows(self, name: str) -> Rows:
+        return self.table
+
+
+def open_book(data: bytes, file_format: str) -> Book:
+    """The sheets of an upload whose format `safety.check_upload` has already established."""
+    if file_format == "csv":
+        return _CsvBook("csv", read_csv_rows(data))
+    try:
+        return _CalamineBook(python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)))
+    except Exception as exc:  # calamine raises several unrelated types for a damaged file
+        raise UploadRejected(
+            [f"The file could not be read as an Excel workbook ({exc}). "
+             "Open it in Excel, save it again as .xlsx and upload that copy."],
+            code="unreadable",
+        ) from exc  # fmt: skip
+
+
+def decode_text(data: bytes) -> str:
+    """CSV text: UTF-8 (with or without BOM), else Windows-1252."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252")
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample; a comma when the sample is ambiguous."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: sample.count(d) for d in _DELIMITERS}
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def read_csv_rows(data: bytes) -> Rows:
+    """Every row of a CSV upload as lists of strings."""
+    text = decode_text(data)
+    # A blank first line would make the sniffer see no structure, so skip leading blank lines.
+    sample = text.lstrip("\r\n")[:_SNIFF_BYTES]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(sample))
+    return [list(row) for row in reader]
+
+
+def to_grid(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """Rows of cells as an object DataFrame with positional column labels (ragged rows padded)."""
+    if not rows:
+        return pd.DataFrame(dtype=object)
+    try:
+        array = np.array(rows, dtype=object)
+    except ValueError:  # ragged rows (CSV lines of different lengths)
+        return pd.DataFrame(list(rows), dtype=object)
+    if array.ndim != 2:
+        return pd.DataFrame(list(rows), dtype=object)
+    return pd.DataFrame(array, dtype=object, copy=False)

@@ -1,0 +1,125 @@
+"""Column-wise conversions from raw cells to tidy values: counts, names, levels and periods.
+
+All work is vectorised over a column; Python-level functions run once per distinct value only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tpr_ws.domain import names
+
+
+def text_column(cells: pd.Series) -> pd.Series:
+    """Cells as stripped strings; blanks become "" and whole-number floats lose their ".0"."""
+    text = cells.astype("str").str.strip().fillna("")
+    return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+
+
+def map_distinct(values: pd.Series, func: Callable[[object], object]) -> np.ndarray:
+    """`func` applied to each distinct value, spread back over the rows (NaN -> None)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
+    return mapped[codes]
+
+
+def clean_names(text: pd.Series, role: str) -> pd.Series:
+    """Cleaned place or facility names (see `names.clean_name`)."""
+    cleaned = map_distinct(text, lambda v: names.clean_name(str(v), role))
+    return pd.Series(cleaned, index=text.index, dtype="str")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One indicator column as float64 and the number of cells that were not numbers."""
+
+    values: pd.Series
+    not_numbers: int
+
+
+def to_counts(cells: pd.Series) -> Counts:
+    """Numbers from cells that may hold text (" 7 ", "1,234"); blanks and junk become NaN."""
+    numbers = pd.to_numeric(cells, errors="coerce").astype("float64")
+    missing = cells[numbers.isna() & cells.notna()]
+    if missing.empty:
+        return Counts(numbers, 0)
+    text = missing.astype("str").str.replace(r"[,\s]", "", regex=True)
+    text = text[text != ""]
+    retried = pd.to_numeric(text, errors="coerce").astype("float64")
+    numbers.loc[retried.index] = retried
+    return Counts(numbers, int(retried.isna().sum()))
+
+
+@dataclass(frozen=True)
+class Merged:
+    """An indicator rebuilt from one or more raw count columns."""
+
+    values: pd.Series
+    overlapping_rows: int  # rows where two of the columns were both filled
+
+
+def merge_columns(columns: Sequence[pd.Series]) -> Merged:
+    """One indicator from its raw count columns: the first non-blank value of each row.
+
+    For a complementary pair (at most one column filled per row) this is their sum. Where both
+    are filled we keep the first column's value rather than add, so a copied column or a
+    facility that reported on both forms is never double-counted; the caller reports it.
+    """
+    if len(columns) == 1:
+        return Merged(columns[0], 0)
+    stacked = pd.concat(list(columns), axis=1, ignore_index=True)
+    overlap = int((stacked.notna().sum(axis=1) > 1).sum())
+    return Merged(stacked.bfill(axis=1).iloc[:, 0], overlap)
+
+
+def periods(code: pd.Series | None, name: pd.Series | None, index: pd.Index) -> pd.Series:
+    """"YYYY-MM"/"YYYY" from the period code, falling back to the period name; "" if neither."""
+    result = pd.Series("", index=index, dtype="str")
+    for cells in (name, code):  # the code, when present, wins
+        if cells is None:
+            continue
+        parsed = pd.Series(map_distinct(cells, names.normalise_period), index=index, dtype="str")
+        result = parsed.where(parsed.notna(), result)
+    return result.fillna("")
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Facility levels and how many rows had to fall back to the facility's name."""
+
+    values: pd.Series
+    from_name: int
+
+
+def facility_levels(level: pd.Series | None, facility: pd.Series) -> Levels:
+    """Normalised levels; derived from the facility name where there is no usable level cell."""
+    derived = pd.Series(map_distinct(facility, names.level_from_name), index=facility.index)
+    if level is None:
+        return Levels(derived.astype("str"), len(facility))
+    given = pd.Series(
+        map_distinct(level, lambda v: names.normalise_level(str(v))), index=level.index
+    )
+    fallback = given.isna()
+    return Levels(given.where(~fallback, derived).astype("str"), int(fallback.sum()))
+
+
+def org_unit_blank_or_total(geo: pd.DataFrame) -> pd.Series:
+    """Rows whose every org-unit cell is blank or says "Total"."""
+    flags = [
+        pd.Series(map_distinct(geo[c], lambda v: v == "" or names.is_total(str(v))), geo.index)
+        for c in geo.columns
+    ]
+    return pd.concat(flags, axis=1).all(axis=1).astype(bool)
+
+
+def equals_column_sums(counts: pd.DataFrame, candidates: pd.Series, others: pd.Series) -> pd.Series:
+    """Which candidate rows hold the column sums of the `others` rows (a totals row)."""
+    sums = counts[others].sum()
+    rows = counts[candidates].fillna(0.0)
+    tolerance = 1e-6 * np.maximum(sums.abs(), 1.0)
+    match = (rows - sums).abs().le(tolerance).all(axis=1)
+    return match.reindex(counts.index, fill_value=False).astype(bool)

@@ -1,0 +1,231 @@
+"""Workbook ingestion: an uploaded NMEP export (any of layouts A-D) to the tidy dataset.
+
+`parse_workbook` finds the data sheet and header row, recognises the columns, cleans names,
+levels, periods and counts, drops the totals row and exact duplicates, and reports what it did
+(`IngestReport`). A file it cannot use raises `UploadRejected` listing every problem at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from tpr_ws.domain import schema, tidy
+from tpr_ws.domain.headers import HeaderMap, find_header_row
+from tpr_ws.domain.ingest_report import IngestReport, completeness, layout_of
+from tpr_ws.domain.problems import header_problems, missing_method_warnings
+from tpr_ws.domain.safety import detect_format
+from tpr_ws.domain.sheets import Book, open_book, to_grid
+from tpr_ws.errors import UploadRejected
+
+_GEOGRAPHY = (schema.STATE, schema.LGA, schema.WARD, schema.FACILITY)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The tidy frame (exactly `schema.TIDY_COLUMNS`) and what ingestion did to get it."""
+
+    frame: pd.DataFrame
+    report: IngestReport
+
+
+def parse_workbook(data: bytes, file_name: str) -> Ingested:
+    """Parse an upload (xlsx, xls or csv, told apart by its bytes) into the tidy dataset."""
+    file_format = detect_format(data, file_name)
+    book = open_book(data, file_format)
+    sheet, header_row, header_map = choose_sheet(book)
+    rows = book.rows(sheet)[header_row + 1 :]
+    context = _sheet_context(book, sheet, header_row)
+    problems = header_problems(header_map)
+    if not any(any(_filled(c) for c in row) for row in rows):
+        problems.append(f"There are no data rows below the header row (row {header_row + 1}).")
+    if problems:
+        raise UploadRejected([*problems, context], code="unusable_workbook")
+    built = _build(to_grid(rows), header_map)
+    if built.frame.empty:
+        reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in built.dropped.items())
+        raise UploadRejected(
+            [f"None of the {len(rows)} data rows could be used ({reasons}).", context],
+            code="unusable_workbook",
+        )
+    report = IngestReport(
+        file_name=file_name,
+        file_format=file_format,
+        sheet=sheet,
+        header_row=header_row + 1,
+        layout=layout_of(header_map, header_row),
+        rows_read=len(rows),
+        rows_kept=len(built.frame),
+        dropped=built.dropped,
+        totals_row_dropped=built.dropped.get("totals_row", 0) > 0,
+        duplicates_removed=built.dropped.get("duplicate", 0),
+        positives_gt_tested=_positives_gt_tested(built.frame),
+        negative_values=int((built.frame[list(schema.INDICATOR_COLUMNS)] < 0).sum().sum()),
+        unknown_wards=int(built.frame[schema.WARD].str.lower().eq("unknown").sum()),
+        summed_duplicate_headers=built.summed,
+        level_derived_from_name="level" not in header_map.roles,
+        completeness=completeness(built.frame),
+        warnings=[*missing_method_warnings(header_map), *built.warnings],
+    )
+    return Ingested(built.frame, report)
+
+
+def choose_sheet(book: Book) -> tuple[str, int, HeaderMap]:
+    """The sheet whose header row recognises the most columns (decoys like `pivot` lose)."""
+    best: tuple[str, int, HeaderMap] | None = None
+    for name in book.sheet_names:
+        row, header_map = find_header_row(book.head(name))
+        if best is None or header_map.score > best[2].score:
+            best = (name, row, header_map)
+    if best is None:
+        raise UploadRejected(["The workbook has no sheets."], code="unusable_workbook")
+    return best
+
+
+def _sheet_context(book: Book, sheet: str, header_row: int) -> str:
+    names = ", ".join(f"'{n}'" for n in book.sheet_names)
+    return f"Sheet tried: '{sheet}' (header row {header_row + 1}); sheets in the file: {names}."
+
+
+def _filled(cell: object) -> bool:
+    return cell is not None and str(cell).strip() != ""
+
+
+@dataclass(frozen=True)
+class _Built:
+    frame: pd.DataFrame
+    dropped: dict[str, int]
+    summed: list[str]
+    warnings: list[str]
+
+
+def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
+    """The tidy frame from the data rows, with the drop counts and warnings."""
+    warnings: list[str] = []
+    raw = _raw_counts(grid, header_map, warnings)
+    geo = pd.DataFrame(
+        {role: tidy.text_column(grid[header_map.roles[role]]) for role in _GEOGRAPHY}
+    )
+    period = tidy.periods(
+        _column(grid, header_map, "period_code"), _column(grid, header_map, "period_name"),
+        grid.index,
+    )  # fmt: skip
+    empty = geo.eq("").all(axis=1) & period.eq("") & raw.isna().all(axis=1)
+    dropped = {"empty_row": int(empty.sum())}
+    drop = _drop_unplaced(geo, raw, empty, dropped, warnings)
+    no_period = period.eq("") & ~drop
+    dropped["missing_period"] = int(no_period.sum())
+    keep = ~(drop | no_period)
+    counts, summed = _indicators(raw[keep], header_map, warnings)
+    frame = _identity_frame(geo[keep], grid[keep], header_map, warnings)
+    frame[schema.PERIOD] = period[keep].astype("str")
+    frame = pd.concat([frame, counts], axis=1)[list(schema.TIDY_COLUMNS)]
+    duplicated = frame.duplicated()
+    dropped["duplicate"] = int(duplicated.sum())
+    frame = frame[~duplicated].reset_index(drop=True)
+    return _Built(frame, {k: v for k, v in dropped.items() if v}, summed, warnings)
+
+
+def _column(grid: pd.DataFrame, header_map: HeaderMap, role: str) -> pd.Series | None:
+    pos = header_map.roles.get(role)
+    return None if pos is None else grid[pos]
+
+
+def _unplaced(geo: pd.DataFrame) -> pd.Series:
+    return geo.eq("").any(axis=1)
+
+
+def _drop_unplaced(
+    geo: pd.DataFrame,
+    counts: pd.DataFrame,
+    empty: pd.Series,
+    dropped: dict[str, int],
+    warnings: list[str],
+) -> pd.Series:
+    """Rows that cannot be placed in a facility: the totals row, and rows missing a name."""
+    candidates = tidy.org_unit_blank_or_total(geo) & ~empty
+    others = ~candidates & ~empty
+    totals = tidy.equals_column_sums(counts, candidates, others) & candidates
+    unplaced = (_unplaced(geo) | candidates) & ~totals & ~empty
+    dropped["totals_row"] = int(totals.sum())
+    dropped["missing_geography"] = int(unplaced.sum())
+    if unplaced.any():
+        warnings.append(
+            f"{int(unplaced.sum())} rows had a blank state, LGA, ward or facility and were left out."
+        )
+    return empty | totals | unplaced
+
+
+def _raw_counts(grid: pd.DataFrame, header_map: HeaderMap, warnings: list[str]) -> pd.DataFrame:
+    """Every raw indicator column as float64, keyed by its position in the sheet."""
+    positions = sorted(p for ps in header_map.indicators.values() for p in ps)
+    counts = {p: tidy.to_counts(grid[p]) for p in positions}
+    not_numbers = sum(c.not_numbers for c in counts.values())
+    if not_numbers:
+        warnings.append(f"{not_numbers} count cells were not numbers and were read as blank.")
+    return pd.DataFrame({p: c.values for p, c in counts.items()}, index=grid.index)
+
+
+def _indicators(
+    raw: pd.DataFrame, header_map: HeaderMap, warnings: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The twelve count columns (a method with no columns at all is all-NaN)."""
+    columns: dict[str, pd.Series] = {}
+    summed: list[str] = []
+    for column in schema.INDICATOR_COLUMNS:
+        positions = header_map.indicators.get(column)
+        if not positions:
+            columns[column] = pd.Series(float("nan"), index=raw.index, dtype="float64")
+            continue
+        merged = tidy.merge_columns([raw[p] for p in positions])
+        columns[column] = merged.values
+        if len(positions) > 1:
+            _note_duplicates(column, positions, merged, header_map, summed, warnings)
+    return pd.DataFrame(columns, index=raw.index), summed
+
+
+def _note_duplicates(
+    column: str,
+    positions: list[int],
+    merged: tidy.Merged,
+    header_map: HeaderMap,
+    summed: list[str],
+    warnings: list[str],
+) -> None:
+    headers = " + ".join(f"'{header_map.raw[p].strip()}'" for p in positions)
+    if merged.overlapping_rows == 0:
+        summed.append(schema.DHIS2_NAMES[column])
+        return
+    warnings.append(
+        f"{headers} both hold values on {merged.overlapping_rows} rows; on those rows the first "
+        f"column was used (not the sum) so nothing is counted twice."
+    )
+
+
+def _identity_frame(
+    geo: pd.DataFrame, grid: pd.DataFrame, header_map: HeaderMap, warnings: list[str]
+) -> pd.DataFrame:
+    """Cleaned state/LGA/ward/facility names and facility levels."""
+    frame = pd.DataFrame({role: tidy.clean_names(geo[role], role) for role in _GEOGRAPHY})
+    level_cells = _column(grid, header_map, "level")
+    level_text = None if level_cells is None else tidy.text_column(level_cells)
+    levels = tidy.facility_levels(level_text, frame[schema.FACILITY])
+    if level_text is not None and levels.from_name:
+        warnings.append(
+            f"{levels.from_name} rows had a blank or unrecognised facility level; "
+            "their level was taken from the facility name."
+        )
+    frame[schema.FACILITY_LEVEL] = levels.values
+    return frame
+
+
+def _positives_gt_tested(frame: pd.DataFrame) -> int:
+    """Rows where any method and age has more positives than tested."""
+    over = pd.Series(False, index=frame.index)
+    for method in schema.Method:
+        for age in schema.SINGLE_AGES:
+            tested = frame[schema.count_column(method, "tested", age)]
+            positive = frame[schema.count_column(method, "positive", age)]
+            over |= positive.gt(tested)
+    return int(over.sum())
