@@ -155,8 +155,10 @@ class Conversation:
         try:
             processed = await self._process(data, file_name)
         except UploadRejected as exc:
+            # The chat says what is wrong too; the caller then answers the upload with the error.
             event: Event = UploadFailed(file_name=file_name, problems=exc.problems)
-            return await self._run(sid, message_id, event, user_text=label)
+            await self._run(sid, message_id, event, user_text=label)
+            raise
         if progress is not None:
             await progress("summarising", "File read; summarising…", 0.9)
         event = FileUploaded(
