@@ -1,0 +1,53 @@
+"""Registry fixtures: every core test runs against a standalone server and a 3-master cluster."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from tpr_ws.storage import RedisClient, Storage
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str  # "standalone" | "cluster"
+    url: str
+
+
+ClientFactory = Callable[[], RedisClient]
+
+
+@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """A flushed server of each kind; the cluster starts only when a cluster test runs."""
+    fixture = "redis_url" if request.param == "standalone" else "redis_cluster_url"
+    return Backend(request.param, request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+async def client_factory(backend: Backend) -> AsyncIterator[ClientFactory]:
+    """New asyncio clients of the backend's kind; closed after the test."""
+    clients: list[RedisClient] = []
+
+    def make() -> RedisClient:
+        client: RedisClient
+        if backend.kind == "cluster":
+            client = RedisCluster.from_url(backend.url)
+        else:
+            client = aioredis.Redis.from_url(backend.url)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def storage(client_factory: ClientFactory) -> Storage:
+    """Storage on a fresh client, with a small log so trimming is easy to reach."""
+    return Storage(client_factory(), prefix="t", log_max_events=50)

@@ -1,0 +1,122 @@
+"""Storage: the log, blobs, and the lease scripts' contract, on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from tpr_ws.storage import Storage
+
+
+async def test_append_numbers_events_and_reads_back(storage: Storage) -> None:
+    out = await storage.append_events("s1", [{"text": "a", "seq": 99}, {}, {"l": []}])
+    assert [e["seq"] for e in out] == [1, 2, 3]
+    assert out[0] == {"seq": 1, "text": "a"}
+    read = await storage.read_log("s1", 0)
+    assert read.events == out and read.last_seq == 3 and not read.gap
+    assert (await storage.read_log("s1", 1)).events == out[1:]
+    assert await storage.last_seq("s1") == 3
+    assert await storage.read_log("s1", 3) == type(read)([], 3, False)
+
+
+async def test_trimmed_log_reports_gap(storage: Storage) -> None:
+    await storage.append_events("s1", [{"i": i} for i in range(60)])
+    assert (await storage.read_log("s1", 0)).gap
+    assert (await storage.read_log("s1", 5)).gap
+    read = await storage.read_log("s1", 10)  # 11..60 are the 50 kept
+    assert not read.gap and [e["seq"] for e in read.events] == list(range(11, 61))
+    assert (await storage.read_log("s1", 61)).gap  # ahead of the log: resync too
+
+
+async def test_appended_events_are_published(storage: Storage) -> None:
+    await storage.last_seq("s1")  # a cluster client learns the slot map on its first command
+    pubsub = storage.redis.pubsub()
+    await pubsub.subscribe(storage.events_channel("s1"))
+    try:
+        await storage.append_events("s1", [{"x": 1.5, "y": []}])
+        while True:
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+            if msg is not None:
+                break
+        assert orjson.loads(msg["data"]) == [{"seq": 1, "x": 1.5, "y": []}]
+    finally:
+        await pubsub.aclose()
+
+
+async def test_blobs(storage: Storage) -> None:
+    await storage.put_blob("abc", b"\x00data", ttl_s=60)
+    assert await storage.get_blob("abc") == b"\x00data"
+    assert await storage.get_blob("nope") is None
+
+
+async def test_acquire_grants_queues_and_commit_hands_over(storage: Storage) -> None:
+    a = await storage.acquire("s", "m1", "A", 5000)
+    assert a.kind == "granted" and a.epoch == 1 and a.state is None and a.ticket == 1
+    b = await storage.acquire("s", "m2", "B", 5000)
+    assert b.kind == "queued" and b.position == 0 and b.ticket == 2
+    assert await storage.renew("s", "A", 1, 5000)
+    assert not await storage.renew("s", "B", 1, 5000)
+    done = await storage.commit(
+        "s",
+        "m1",
+        token="A",
+        epoch=1,
+        state=b"one",
+        events=[{"t": 1}],
+        result={"r": 1},
+        ttl_ms=5000,
+    )
+    assert done.kind == "ok" and done.record is not None
+    assert (done.record.first_seq, done.record.last_seq, done.record.result) == (1, 1, {"r": 1})
+    # B was handed the lease (a new epoch) and woken.
+    assert await storage.wait_wake("s", "B", 1)
+    holder, _ = await storage.lease_holder("s")
+    assert holder == "B"
+    b2 = await storage.acquire("s", "m2", "B", 5000, first=False)
+    assert b2.kind == "granted" and b2.epoch == 2 and b2.state == b"one"
+    # A's late commit is fenced.
+    late = await storage.commit(
+        "s", "m3", token="A", epoch=1, state=b"bad", events=[], result={}, ttl_ms=5000
+    )
+    assert late.kind == "fenced"
+    assert await storage.load_state("s") == b"one"
+
+
+async def test_committed_id_answers_duplicate_without_lease(storage: Storage) -> None:
+    await storage.acquire("s", "m1", "A", 5000)
+    await storage.commit(
+        "s", "m1", token="A", epoch=1, state=b"x", events=[{}], result={"k": "v"}, ttl_ms=5000
+    )
+    dup = await storage.acquire("s", "m1", "C", 5000)
+    assert dup.kind == "duplicate" and dup.record is not None and dup.record.result == {"k": "v"}
+    assert await storage.lease_holder("s") == (None, -2)
+    assert await storage.epoch("s") == 1
+
+
+async def test_release_wakes_next_and_leaving_waiter_unqueues(storage: Storage) -> None:
+    await storage.acquire("s", "m1", "A", 5000)
+    await storage.acquire("s", "m2", "B", 5000)
+    await storage.acquire("s", "m3", "C", 5000)
+    assert await storage.waiters("s") == ["B", "C"]
+    assert not await storage.release("s", "B", 5000)  # B leaves the queue
+    assert await storage.waiters("s") == ["C"]
+    assert await storage.release("s", "A", 5000)
+    assert await storage.wait_wake("s", "C", 1)
+    assert (await storage.lease_holder("s"))[0] == "C"
+
+
+async def test_expired_lease_moves_queue_to_head(storage: Storage) -> None:
+    await storage.acquire("s", "m1", "A", 200)
+    await storage.acquire("s", "m2", "B", 200)
+    await asyncio.sleep(0.3)  # A died: its lease expires
+    c = await storage.acquire("s", "m3", "C", 5000)
+    assert c.kind == "queued"  # B came first
+    assert await storage.wait_wake("s", "B", 1)  # and C's arrival woke it
+
+
+@pytest.mark.parametrize("sid", ["", "a{b", "a}b"])
+async def test_bad_session_ids_are_refused(storage: Storage, sid: str) -> None:
+    with pytest.raises(ValueError):
+        await storage.last_seq(sid)

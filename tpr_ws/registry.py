@@ -1,0 +1,232 @@
+"""The actor registry: run one turn of a session's actor under a fenced, renewed Redis lease.
+
+One `Registry.run` call = wait for the session's lease (FIFO, woken by the release, no
+polling), load the state, run the turn while renewing the lease, commit the new state and the
+turn's events fenced by the lease's epoch, release. A turn that loses its lease or is fenced
+changes nothing and sends nothing (`LeaseLost` / `Fenced`); message ids make resends
+exactly-once in effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from tpr_ws.errors import Fenced, LeaseLost
+from tpr_ws.storage import Acquired, MessageRecord, Storage
+
+
+@dataclass(frozen=True)
+class TurnOutput:
+    """What a turn produces: the new checkpoint, the events to log, the ack's result."""
+
+    state: bytes
+    events: list[dict[str, Any]]
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """A committed turn (or the recorded answer of a duplicate; then ``events`` is empty)."""
+
+    message_id: str
+    duplicate: bool
+    events: list[dict[str, Any]]
+    first_seq: int
+    last_seq: int
+    result: dict[str, Any]
+
+
+class RegistryMetrics(Protocol):
+    """Where the registry reports timings (the app wires Prometheus in)."""
+
+    def turn_finished(self, seconds: float, outcome: str) -> None: ...
+
+    def lease_waited(self, seconds: float) -> None: ...
+
+
+class Lease:
+    """The lease a turn runs under; ``lost`` turns True when a renewal finds it gone."""
+
+    def __init__(self, sid: str, token: str, epoch: int, ticket: int) -> None:
+        self.sid = sid
+        self.token = token
+        self.epoch = epoch
+        self.ticket = ticket  # arrival order of this call's first acquire (0 if unknown)
+        self._lost = False
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    def check(self) -> None:
+        """Raise `LeaseLost` if the lease is known to be gone (call between long steps)."""
+        if self._lost:
+            raise LeaseLost(f"lease of session {self.sid} lost (epoch {self.epoch})")
+
+    def _mark_lost(self) -> None:
+        self._lost = True
+
+
+Turn = Callable[[bytes | None, Lease], Awaitable[TurnOutput]]
+
+
+async def _shielded(cleanup: Coroutine[Any, Any, Any]) -> None:
+    """Run cleanup to completion even if the caller is being cancelled (TTL is the backstop)."""
+    # Cancelled again while cleaning up: the shielded task still finishes in the background.
+    task = asyncio.ensure_future(cleanup)
+    try:
+        await asyncio.shield(task)
+    except (RedisError, OSError):
+        # Redis unreachable: the lease TTL releases it instead.
+        pass
+
+
+class Registry:
+    """Runs turns of session actors; any worker, any session, no stickiness."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        lease_ttl_ms: int,
+        holder_prefix: str = "",
+        metrics: RegistryMetrics | None = None,
+    ) -> None:
+        self.storage = storage
+        self.lease_ttl_ms = lease_ttl_ms
+        self.holder_prefix = holder_prefix
+        self.metrics = metrics
+
+    async def run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
+        """Run one turn of session ``sid`` for ``message_id`` (see module docstring)."""
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            result = await self._run(sid, message_id, turn)
+            outcome = "duplicate" if result.duplicate else "committed"
+            return result
+        except Fenced:
+            outcome = "fenced"
+            raise
+        except LeaseLost:
+            outcome = "lease_lost"
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.turn_finished(time.monotonic() - started, outcome)
+
+    async def _run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
+        token = f"{self.holder_prefix}{uuid.uuid4().hex}"
+        acquired = await self._acquire(sid, message_id, token)
+        if acquired.record is not None:
+            return _answer(message_id, acquired.record, duplicate=True, events=[])
+        lease = Lease(sid, token, acquired.epoch, acquired.ticket)
+        try:
+            output = await self._run_turn(lease, acquired.state, turn)
+            lease.check()
+            committed = await self.storage.commit(
+                sid,
+                message_id,
+                token=token,
+                epoch=lease.epoch,
+                state=output.state,
+                events=output.events,
+                result=output.result,
+                ttl_ms=self.lease_ttl_ms,
+            )
+        except BaseException:
+            await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
+            raise
+        if committed.kind == "fenced" or committed.record is None:
+            raise Fenced(f"commit of session {sid} fenced (epoch {lease.epoch})")
+        if committed.kind == "duplicate":
+            return _answer(message_id, committed.record, duplicate=True, events=[])
+        record = committed.record
+        events = [{"seq": record.first_seq + i, **e} for i, e in enumerate(output.events)]
+        return _answer(message_id, record, duplicate=False, events=events)
+
+    async def _acquire(self, sid: str, message_id: str, token: str) -> Acquired:
+        """Acquire+load, queueing FIFO and blocking on our wake list while the lease is busy."""
+        started = time.monotonic()
+        ticket = 0
+        first = True
+        try:
+            while True:
+                acquired = await self.storage.acquire(
+                    sid, message_id, token, self.lease_ttl_ms, first=first
+                )
+                if first:
+                    ticket = acquired.ticket
+                    first = False
+                if acquired.kind != "queued":
+                    break
+                # Woken by the release that handed us the lease; the timeout (one TTL) is
+                # only the safety net for a holder or head waiter that died.
+                await self.storage.wait_wake(sid, token, self.lease_ttl_ms / 1000)
+        except BaseException:
+            # Leave the queue, and give back a lease handed over to us meanwhile.
+            await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
+            raise
+        if self.metrics is not None:
+            self.metrics.lease_waited(time.monotonic() - started)
+        if acquired.kind == "granted":
+            return Acquired("granted", epoch=acquired.epoch, state=acquired.state, ticket=ticket)
+        return acquired
+
+    async def _run_turn(self, lease: Lease, state: bytes | None, turn: Turn) -> TurnOutput:
+        """Run the turn in its own task, renewing the lease; a lost lease cancels the turn."""
+        task: asyncio.Task[TurnOutput] = asyncio.ensure_future(turn(state, lease))
+        renewer = asyncio.create_task(self._renew_until_lost(lease, task))
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lease.lost and (current is None or current.cancelling() == 0):
+                raise LeaseLost(f"lease of session {lease.sid} lost mid-turn") from None
+            raise
+        finally:
+            task.cancel()
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _renew_until_lost(self, lease: Lease, task: asyncio.Task[TurnOutput]) -> None:
+        interval = self.lease_ttl_ms / 3000
+        last_ok = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                held: bool | None = await self.storage.renew(
+                    lease.sid, lease.token, lease.epoch, self.lease_ttl_ms
+                )
+            except (RedisError, OSError):
+                held = None  # unknown: keep trying until a whole TTL has passed
+            if held:
+                last_ok = time.monotonic()
+                continue
+            if held is False or time.monotonic() - last_ok >= self.lease_ttl_ms / 1000:
+                lease._mark_lost()
+                task.cancel()
+                return
+
+
+def _answer(
+    message_id: str, record: MessageRecord, *, duplicate: bool, events: list[dict[str, Any]]
+) -> TurnResult:
+    return TurnResult(
+        message_id=message_id,
+        duplicate=duplicate,
+        events=events,
+        first_seq=record.first_seq,
+        last_seq=record.last_seq,
+        result=record.result,
+    )

@@ -1,0 +1,332 @@
+"""Storage adapter: every Redis key name and Lua script of a session lives here.
+
+All keys of one session share the hash tag ``{<session id>}`` so each script touches one slot
+and runs unchanged on Redis Cluster. Per session (prefix ``tpr``)::
+
+    tpr:{sid}:lease        holder token, PX = lease TTL (absent = free)
+    tpr:{sid}:epoch        fencing token; INCR on every grant, never reset, never expires
+    tpr:{sid}:state        the checkpoint (opaque bytes)
+    tpr:{sid}:msg:<id>     committed message id -> {"first_seq","last_seq","result"}, EX 24 h
+    tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
+    tpr:{sid}:wake:<tok>   one waiter's wake list (BLPOP); the list persists, so no lost wake-ups
+    tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
+    tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed to MAXLEN
+    tpr:{sid}:seq          last sequence number handed out (never reset)
+    tpr:{sid}:events       pub/sub channel: orjson list of the events just appended
+    tpr:blob:{<sha>}       content-addressed blobs (parsed datasets), with a TTL
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from tpr_ws.errors import ConfigError
+from tpr_ws.storage_scripts import (
+    ACQUIRE,
+    APPEND,
+    COMMIT,
+    READ_LOG,
+    RELEASE,
+    RENEW,
+)
+
+RedisClient = Redis | RedisCluster
+MESSAGE_RECORD_TTL_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class LogRead:
+    """Events after a seq; ``gap`` means some were trimmed (or never existed): resync."""
+
+    events: list[dict[str, Any]]
+    last_seq: int
+    gap: bool
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """What a committed message id answers when it is sent again."""
+
+    first_seq: int
+    last_seq: int
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """Outcome of one acquire+load round trip.
+
+    kind: ``granted`` (epoch, state set), ``queued`` (position in the FIFO), or ``duplicate``
+    (record set: the message id was committed before; no lease was taken).
+    ``ticket`` is the arrival number of a first acquire (0 on retries and re-entries).
+    """
+
+    kind: Literal["granted", "queued", "duplicate"]
+    epoch: int = 0
+    state: bytes | None = None
+    position: int = 0
+    ticket: int = 0
+    record: MessageRecord | None = None
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Outcome of commit+release: ``ok``, ``duplicate`` (id committed before) or ``fenced``."""
+
+    kind: Literal["ok", "duplicate", "fenced"]
+    record: MessageRecord | None = None
+
+
+@dataclass(frozen=True)
+class _Keys:
+    lease: str
+    epoch: str
+    state: str
+    waiters: str
+    arrivals: str
+    log: str
+    seq: str
+    channel: str
+    wake_prefix: str
+    msg_prefix: str
+
+
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+def _record(raw: Any) -> MessageRecord:
+    data = orjson.loads(raw)
+    return MessageRecord(int(data["first_seq"]), int(data["last_seq"]), dict(data["result"]))
+
+
+def _event_bodies(events: list[dict[str, Any]]) -> list[bytes]:
+    # The scripts splice '"seq":N,' after the opening brace, so a caller's own "seq" must go.
+    return [orjson.dumps({k: v for k, v in event.items() if k != "seq"}) for event in events]
+
+
+class Storage:
+    """The only code that knows key names and Lua scripts (see module docstring).
+
+    ``redis`` must return bytes (``decode_responses=False``).
+    """
+
+    def __init__(
+        self, redis: RedisClient, *, prefix: str = "tpr", log_max_events: int = 2000
+    ) -> None:
+        if isinstance(redis, RedisCluster):
+            encoder = redis.get_encoder()
+        else:
+            encoder = redis.connection_pool.get_encoder()  # type: ignore[no-untyped-call]
+        if encoder.decode_responses:
+            raise ConfigError("Storage needs a Redis client with decode_responses=False")
+        self.redis = redis
+        self.prefix = prefix
+        self.log_max_events = log_max_events
+        # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
+        self._acquire = redis.register_script(ACQUIRE)
+        self._renew = redis.register_script(RENEW)
+        self._commit = redis.register_script(COMMIT)
+        self._release = redis.register_script(RELEASE)
+        self._append = redis.register_script(APPEND)
+        self._read_log = redis.register_script(READ_LOG)
+
+    def _keys(self, sid: str) -> _Keys:
+        if not sid or "{" in sid or "}" in sid:
+            raise ValueError(f"invalid session id {sid!r}")
+        base = f"{self.prefix}:{{{sid}}}:"
+        return _Keys(
+            lease=base + "lease",
+            epoch=base + "epoch",
+            state=base + "state",
+            waiters=base + "waiters",
+            arrivals=base + "arrivals",
+            log=base + "log",
+            seq=base + "seq",
+            channel=base + "events",
+            wake_prefix=base + "wake:",
+            msg_prefix=base + "msg:",
+        )
+
+    def events_channel(self, sid: str) -> str:
+        """Pub/sub channel carrying each appended batch (orjson list, each event with seq)."""
+        return self._keys(sid).channel
+
+    # -- the lease ---------------------------------------------------------------------------
+
+    async def acquire(
+        self, sid: str, message_id: str, token: str, ttl_ms: int, *, first: bool = True
+    ) -> Acquired:
+        """One round trip: duplicate answer, or the lease plus the state, or a queue place."""
+        k = self._keys(sid)
+        reply = await self._acquire(
+            keys=[
+                k.lease,
+                k.epoch,
+                k.state,
+                k.msg_prefix + message_id,
+                k.waiters,
+                k.wake_prefix + token,
+                k.arrivals,
+            ],
+            args=[token, ttl_ms, k.wake_prefix, "1" if first else "0"],
+        )
+        kind = bytes(reply[0])
+        if kind == b"dup":
+            return Acquired("duplicate", record=_record(reply[1]))
+        if kind == b"granted":
+            return Acquired(
+                "granted", epoch=_int(reply[1]), state=_bytes(reply[2]), ticket=_int(reply[3])
+            )
+        return Acquired("queued", position=_int(reply[1]), ticket=_int(reply[2]))
+
+    async def wait_wake(self, sid: str, token: str, timeout_s: float) -> bool:
+        """Block until the release script wakes this waiter (True) or the timeout (False)."""
+        k = self._keys(sid)
+        reply = await self.redis.blpop([k.wake_prefix + token], timeout=timeout_s)
+        return reply is not None
+
+    async def renew(self, sid: str, token: str, epoch: int, ttl_ms: int) -> bool:
+        """Extend the lease; False if the caller no longer holds that exact lease."""
+        k = self._keys(sid)
+        reply = await self._renew(keys=[k.lease, k.epoch], args=[token, epoch, ttl_ms])
+        return bool(reply)
+
+    async def commit(
+        self,
+        sid: str,
+        message_id: str,
+        *,
+        token: str,
+        epoch: int,
+        state: bytes,
+        events: list[dict[str, Any]],
+        result: dict[str, Any],
+        ttl_ms: int,
+    ) -> Committed:
+        """One round trip: fenced write of state + id record + log append + publish + release."""
+        k = self._keys(sid)
+        reply = await self._commit(
+            keys=[
+                k.lease,
+                k.epoch,
+                k.state,
+                k.msg_prefix + message_id,
+                k.waiters,
+                k.log,
+                k.seq,
+            ],
+            args=[
+                token,
+                epoch,
+                state,
+                orjson.dumps(result),
+                MESSAGE_RECORD_TTL_S,
+                self.log_max_events,
+                k.channel,
+                k.wake_prefix,
+                ttl_ms,
+                *_event_bodies(events),
+            ],
+        )
+        kind = bytes(reply[0])
+        if kind == b"fenced":
+            return Committed("fenced")
+        return Committed("ok" if kind == b"ok" else "duplicate", _record(reply[1]))
+
+    async def release(self, sid: str, token: str, ttl_ms: int) -> bool:
+        """Give up the lease (or a queue place) without committing; wakes the next waiter."""
+        k = self._keys(sid)
+        reply = await self._release(
+            keys=[k.lease, k.epoch, k.waiters, k.wake_prefix + token],
+            args=[token, k.wake_prefix, ttl_ms],
+        )
+        return bool(reply)
+
+    async def lease_holder(self, sid: str) -> tuple[str | None, int]:
+        """Current holder token (None if free) and its remaining TTL in ms (for tests/ops)."""
+        k = self._keys(sid)
+        holder = await self.redis.get(k.lease)
+        pttl = await self.redis.pttl(k.lease)
+        raw = _bytes(holder)
+        return (raw.decode() if raw is not None else None), int(pttl)
+
+    async def epoch(self, sid: str) -> int:
+        """The session's fencing token (last epoch granted)."""
+        return _int(await self.redis.get(self._keys(sid).epoch))
+
+    async def waiters(self, sid: str) -> list[str]:
+        """Tokens queued for the lease, head first (for tests/ops)."""
+        raw = await self.redis.lrange(self._keys(sid).waiters, 0, -1)
+        return [t.decode() if isinstance(t, bytes) else str(t) for t in raw]
+
+    # -- the log -----------------------------------------------------------------------------
+
+    async def append_events(self, sid: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append events outside a turn (no lease needed); returns them with "seq" set."""
+        if not events:
+            return []
+        k = self._keys(sid)
+        reply = await self._append(
+            keys=[k.log, k.seq],
+            args=[self.log_max_events, k.channel, *_event_bodies(events)],
+        )
+        first = _int(reply[0])
+        return [
+            {"seq": first + i, **{k: v for k, v in e.items() if k != "seq"}}
+            for i, e in enumerate(events)
+        ]
+
+    async def read_log(self, sid: str, after_seq: int, limit: int = 1000) -> LogRead:
+        """Events with seq > after_seq (at most ``limit``), or gap=True if some are gone."""
+        k = self._keys(sid)
+        reply = await self._read_log(keys=[k.seq, k.log], args=[after_seq + 1, limit])
+        last = _int(reply[0])
+        entries = reply[1]
+        if after_seq > last:
+            return LogRead([], last, gap=True)
+        if after_seq == last:
+            return LogRead([], last, gap=False)
+        if not entries or bytes(entries[0][0]) != f"{after_seq + 1}-0".encode():
+            return LogRead([], last, gap=True)
+        events = [orjson.loads(_field(fields)) for _, fields in entries]
+        return LogRead(events, last, gap=False)
+
+    async def last_seq(self, sid: str) -> int:
+        """The last sequence number handed out in this session (0 if none)."""
+        return _int(await self.redis.get(self._keys(sid).seq))
+
+    async def load_state(self, sid: str) -> bytes | None:
+        """The last committed checkpoint (a plain read, no lease)."""
+        return _bytes(await self.redis.get(self._keys(sid).state))
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    def _blob_key(self, key: str) -> str:
+        return f"{self.prefix}:blob:{{{key}}}"
+
+    async def put_blob(self, key: str, data: bytes, ttl_s: int) -> None:
+        """Store content-addressed bytes (key = content hash) for ``ttl_s`` seconds."""
+        await self.redis.set(self._blob_key(key), data, ex=ttl_s)
+
+    async def get_blob(self, key: str) -> bytes | None:
+        """The blob, or None if it expired or never existed."""
+        return _bytes(await self.redis.get(self._blob_key(key)))
+
+
+def _field(fields: Any) -> bytes:
+    # XRANGE fields come back as a flat [name, value] list from Lua.
+    if isinstance(fields, dict):
+        return bytes(next(iter(fields.values())))
+    return bytes(fields[1])

@@ -1,0 +1,193 @@
+"""The Lua scripts behind `tpr_ws.storage` (only storage.py imports this module).
+
+Every script touches the keys of one session only; they share the hash tag ``{<sid>}``, so
+one slot. The wake list of a waiter is built inside the scripts from a prefix (``ARGV``) and
+the waiter's token, because which waiter is at the head is only known inside the script; it
+carries the same hash tag, so it is in the same slot as the declared keys.
+"""
+
+from __future__ import annotations
+
+# hand_over: give a free lease straight to the head waiter (a new epoch) and wake it.
+# A dead head simply lets the lease expire; the other waiters' BLPOP timeouts retry then.
+_HAND_OVER = """
+local function hand_over(lease, epoch, waiters, wake_prefix, ttl)
+  local head = redis.call('LPOP', waiters)
+  if not head then return false end
+  redis.call('SET', lease, head, 'PX', ttl)
+  redis.call('INCR', epoch)
+  local wake = wake_prefix .. head
+  redis.call('RPUSH', wake, '1')
+  redis.call('PEXPIRE', wake, ttl)
+  return head
+end
+"""
+
+# append: give ARGV[first_arg..] (orjson objects without "seq") the next sequence numbers,
+# XADD each as '<seq>-0' (so XRANGE by seq works), trim, and PUBLISH the batch.
+# '"seq":N,' is spliced after the opening brace instead of cjson re-encoding, which would
+# turn [] into {} and round floats.
+_APPEND = """
+local function append(log, seq, maxlen, channel, first_arg)
+  local n = tonumber(redis.call('GET', seq) or '0')
+  local first = n + 1
+  local out = {}
+  for i = first_arg, #ARGV do
+    n = n + 1
+    local ev = ARGV[i]
+    local body
+    if ev == '{}' then
+      body = '{"seq":' .. n .. '}'
+    else
+      body = '{"seq":' .. n .. ',' .. string.sub(ev, 2)
+    end
+    redis.call('XADD', log, 'MAXLEN', maxlen, n .. '-0', 'e', body)
+    out[#out + 1] = body
+  end
+  if #out == 0 then
+    return {n, n}
+  end
+  redis.call('SET', seq, n)
+  redis.call('PUBLISH', channel, '[' .. table.concat(out, ',') .. ']')
+  return {first, n}
+end
+"""
+
+# Acquire + load.
+# KEYS[1] lease    KEYS[2] epoch   KEYS[3] state   KEYS[4] message id record
+# KEYS[5] waiters  KEYS[6] caller's wake list      KEYS[7] arrivals counter
+# ARGV[1] caller token  ARGV[2] lease TTL ms  ARGV[3] wake list prefix
+# ARGV[4] '1' on the caller's first acquire (counts an arrival), else '0'
+# Returns {'dup', record} | {'granted', epoch, state or nil, ticket} | {'queued', pos, ticket}
+ACQUIRE = (
+    _HAND_OVER
+    + """
+local token = ARGV[1]
+local rec = redis.call('GET', KEYS[4])
+local cur = redis.call('GET', KEYS[1])
+if rec then
+  -- Committed before: answer with the record and give back whatever we held or queued for.
+  redis.call('LREM', KEYS[5], 0, token)
+  redis.call('DEL', KEYS[6])
+  if cur == token then
+    redis.call('DEL', KEYS[1])
+    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[3], ARGV[2])
+  end
+  return {'dup', rec}
+end
+if cur == token then
+  -- Handed over to us on a release (we were the head waiter): the epoch is already ours.
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('DEL', KEYS[6])
+  return {'granted', redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), 0}
+end
+local pos = redis.call('LPOS', KEYS[5], token)
+local ticket = 0
+if (not pos) and ARGV[4] == '1' then
+  ticket = redis.call('INCR', KEYS[7])
+end
+if not cur then
+  local head = redis.call('LINDEX', KEYS[5], 0)
+  if (not head) or head == token then
+    if head then redis.call('LPOP', KEYS[5]) end
+    redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+    local epoch = redis.call('INCR', KEYS[2])
+    redis.call('DEL', KEYS[6])
+    return {'granted', epoch, redis.call('GET', KEYS[3]), ticket}
+  end
+  -- Free, but someone queued first (its holder died, or it is dead itself): the head gets
+  -- the lease and a wake-up; if it is gone, the lease expires and the queue moves on.
+  hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[3], ARGV[2])
+  pos = redis.call('LPOS', KEYS[5], token)
+end
+if not pos then
+  pos = redis.call('RPUSH', KEYS[5], token) - 1
+end
+return {'queued', pos, ticket}
+"""
+)
+
+# Renew: only the exact holder (token and epoch) extends the lease.
+# KEYS[1] lease  KEYS[2] epoch
+# ARGV[1] token  ARGV[2] epoch  ARGV[3] lease TTL ms
+# Returns 1 if renewed, 0 if the lease is not ours any more.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+# Commit + release, fenced.
+# KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message id record  KEYS[5] waiters
+# KEYS[6] log stream  KEYS[7] seq counter
+# ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
+# ARGV[5] record TTL s  ARGV[6] log MAXLEN  ARGV[7] events channel  ARGV[8] wake list prefix
+# ARGV[9] lease TTL ms (for a hand-over)  ARGV[10..] events (JSON objects, no "seq")
+# Returns {'ok', record} | {'dup', record} | {'fenced'}
+COMMIT = (
+    _HAND_OVER
+    + _APPEND
+    + """
+local token = ARGV[1]
+local rec = redis.call('GET', KEYS[4])
+if rec then
+  -- Already committed (a resent id, or our own commit retried after a dropped reply).
+  if redis.call('GET', KEYS[1]) == token then
+    redis.call('DEL', KEYS[1])
+    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], ARGV[9])
+  end
+  return {'dup', rec}
+end
+if redis.call('GET', KEYS[1]) ~= token or redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  return {'fenced'}
+end
+redis.call('SET', KEYS[3], ARGV[3])
+-- With no events, first_seq = last_seq = the session's current seq.
+local seqs = append(KEYS[6], KEYS[7], ARGV[6], ARGV[7], 10)
+rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
+redis.call('SET', KEYS[4], rec, 'EX', ARGV[5])
+redis.call('DEL', KEYS[1])
+hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], ARGV[9])
+return {'ok', rec}
+"""
+)
+
+# Release without commit; also how a waiter leaves the queue.
+# KEYS[1] lease  KEYS[2] epoch  KEYS[3] waiters  KEYS[4] caller's wake list
+# ARGV[1] token  ARGV[2] wake list prefix  ARGV[3] lease TTL ms (for a hand-over)
+# Returns 1 if the caller held the lease, else 0.
+RELEASE = (
+    _HAND_OVER
+    + """
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+redis.call('DEL', KEYS[4])
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  hand_over(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+)
+
+# Append events outside a turn (no lease).
+# KEYS[1] log stream  KEYS[2] seq counter
+# ARGV[1] log MAXLEN  ARGV[2] events channel  ARGV[3..] events (JSON objects, no "seq")
+# Returns {first seq, last seq}.
+APPEND = (
+    _APPEND
+    + """
+return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 3)
+"""
+)
+
+# Read the log after a seq, with the last seq in the same snapshot.
+# KEYS[1] seq counter  KEYS[2] log stream
+# ARGV[1] first seq wanted  ARGV[2] max entries
+# Returns {last seq, XRANGE entries}.
+READ_LOG = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {last, redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}
+"""
