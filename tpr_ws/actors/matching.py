@@ -1,0 +1,193 @@
+"""Reply matching: which option or command a typed reply means, on whole words only.
+
+Text is cut into tokens (letters, digits, `<`, `>=`, `+`; "u5" -> u 5), and a phrase matches
+when its tokens occur contiguously in the reply: "no" never selects Kano, "end" inside
+"recommended" and "back" inside "feedback" are not words of their own. Order of trust:
+an option number ("2"), then exact phrases (the longest matching phrase wins, so "all facility
+levels" beats "all"), then close misspellings (difflib, only against this stage's phrases).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+_TOKEN: Final = re.compile(r"[a-z]+|[0-9]+|[<>]=?|\+")
+FUZZY_CUTOFF: Final = 0.8
+_COMMAND_FUZZY_CUTOFF: Final = 0.85
+_NUMBER_FILLERS: Final = frozenset({"option", "number", "choice", "pick", "choose", "select"})
+
+
+def tokens(text: str) -> tuple[str, ...]:
+    t = unicodedata.normalize("NFKC", text).casefold()
+    t = t.replace("≥", ">=").replace("≤", "<=").replace("'", "")
+    return tuple(_TOKEN.findall(t))
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+class Command(StrEnum):
+    BACK = "back"
+    RESTART = "restart"
+    STATUS = "status"
+    HELP = "help"
+    UPLOAD = "upload"
+
+
+COMMAND_PHRASES: Final[Mapping[Command, tuple[str, ...]]] = {
+    Command.BACK: ("back", "go back", "previous step", "undo"),
+    Command.RESTART: ("restart", "start over", "start again", "reset", "begin again"),
+    Command.STATUS: ("status", "where am i", "what have i chosen"),
+    Command.HELP: ("help", "what can i type", "what can i say", "how does this work"),
+    Command.UPLOAD: (
+        "upload",
+        "new file",
+        "another file",
+        "different file",
+        "upload a new file",
+        "upload another file",
+    ),
+}
+
+
+def match_command(text: str) -> Command | None:
+    """A command named anywhere in the reply as a whole word or phrase."""
+    toks = tokens(text)
+    for command, phrases in COMMAND_PHRASES.items():
+        if any(_contains(toks, tokens(p)) for p in phrases):
+            return command
+    return None
+
+
+def fuzzy_command(text: str) -> Command | None:
+    """A one-word reply that is a close misspelling of a one-word command ("restat")."""
+    toks = tokens(text)
+    if len(toks) != 1 or len(toks[0]) < 4:
+        return None
+    singles = {p: c for c, ps in COMMAND_PHRASES.items() for p in ps if " " not in p}
+    close = difflib.get_close_matches(toks[0], list(singles), n=1, cutoff=_COMMAND_FUZZY_CUTOFF)
+    return singles[close[0]] if close else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer this stage accepts: the value to report and the phrases that name it."""
+
+    value: str
+    phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Picked:
+    value: str
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    pass
+
+
+Match = Picked | Ambiguous | NoMatch
+
+
+def _number(toks: tuple[str, ...]) -> int | None:
+    digits = [t for t in toks if t.isdigit()]
+    if len(digits) == 1 and all(t.isdigit() or t in _NUMBER_FILLERS for t in toks):
+        return int(digits[0]) if len(digits[0]) <= 4 else -1
+    return None
+
+
+def _best(scored: Iterable[tuple[float, str]]) -> Match:
+    scores: dict[str, float] = {}
+    for score, value in scored:
+        scores[value] = max(score, scores.get(value, 0.0))
+    if not scores:
+        return NoMatch()
+    top = max(scores.values())
+    winners = tuple(v for v, s in scores.items() if s == top)
+    return Picked(winners[0]) if len(winners) == 1 else Ambiguous(winners)
+
+
+def _exact(toks: tuple[str, ...], candidates: Sequence[Candidate]) -> Match:
+    return _best(
+        (float(len(ptoks)), c.value)
+        for c in candidates
+        for ptoks in map(tokens, c.phrases)
+        if _contains(toks, ptoks)
+    )
+
+
+def _fuzzy(toks: tuple[str, ...], candidates: Sequence[Candidate]) -> Match:
+    whole = " ".join(toks)
+    scored: list[tuple[float, str]] = []
+    for c in candidates:
+        for ptoks in map(tokens, c.phrases):
+            phrase = " ".join(ptoks)
+            if len(phrase) < 3:
+                continue
+            pairs = [(whole, phrase)]
+            if len(ptoks) == 1:  # a misspelt word inside a longer reply: "the adamwa one"
+                pairs += [(t, phrase) for t in toks if len(t) >= 4]
+            for a, b in pairs:
+                ratio = difflib.SequenceMatcher(None, a, b).ratio()
+                if ratio >= FUZZY_CUTOFF:
+                    scored.append((round(ratio, 3), c.value))
+    return _best(scored)
+
+
+def match_option(text: str, candidates: Sequence[Candidate], numbered: int | None = None) -> Match:
+    """Which candidate the reply names. Numbers 1..`numbered` pick the first `numbered`
+    candidates (the options on screen); a number out of range matches nothing."""
+    toks = tokens(text)
+    if not toks:
+        return NoMatch()
+    n = _number(toks)
+    if n is not None:
+        limit = len(candidates) if numbered is None else numbered
+        return Picked(candidates[n - 1].value) if 1 <= n <= limit else NoMatch()
+    exact = _exact(toks, candidates)
+    return exact if not isinstance(exact, NoMatch) else _fuzzy(toks, candidates)
+
+
+# Synonyms, by option value. "hospital" names both Secondary and Tertiary on purpose: on its
+# own it is ambiguous and the user is asked which; "general hospital" / "teaching hospital" win
+# by being longer phrases.
+LEVEL_PHRASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "Primary": ("primary", "phc", "phcs", "primary health care", "primary health centre",
+                "primary health center", "health centre", "health center", "clinic", "clinics"),
+    "Secondary": ("secondary", "general hospital", "cottage hospital", "hospital", "hospitals",
+                  "secondary hospital"),
+    "Tertiary": ("tertiary", "teaching hospital", "university hospital", "federal medical centre",
+                 "federal medical center", "fmc", "hospital", "hospitals"),
+    "All": ("all", "all levels", "all facility levels", "all facilities", "every level",
+            "all facility types", "any level", "combined"),
+}  # fmt: skip
+
+AGE_PHRASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "u5": ("under 5", "under five", "u5", "<5", "below 5", "below five", "less than 5",
+           "kids", "children", "child", "under fives", "infants"),
+    "o5": ("5 and over", "5 and above", "over 5", "over five", "above 5", "above five", "5+",
+           ">=5", "adults", "adult", "older", "o5", "5 years and over", "excl pregnant women",
+           "excluding pregnant women"),
+    "pw": ("pregnant", "pregnant women", "pregnant woman", "pw", "pregnancy", "anc"),
+    "all": ("all", "all ages", "all age groups", "everyone", "everybody", "all groups"),
+}  # fmt: skip
+
+STATE_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "FCT": ("abuja", "federal capital territory", "f c t"),
+}
+
+RECOMMENDED_PHRASES: Final = ("recommended", "the recommended one", "default", "suggested")

@@ -1,0 +1,326 @@
+"""The bot's words: every question, summary and results text (Markdown) with its options.
+
+Pure functions of plain dicts. Every name that comes from a file (state, LGA, ward, file name)
+goes through `md()` before it is interpolated, so it cannot open HTML, a table cell or emphasis.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from tpr_ws.domain.schema import AGE_LABELS, AgeGroup, FacilityLevel
+
+_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+LEVELS: Final = tuple(lv.value for lv in FacilityLevel)
+AGES: Final = tuple(a.value for a in AgeGroup)
+LEVEL_LABELS: Final = {"Primary": "Primary", "Secondary": "Secondary", "Tertiary": "Tertiary",
+                       "All": "All levels"}  # fmt: skip
+PRIMARY_SHARE_TO_RECOMMEND: Final = 0.7
+
+
+@dataclass(frozen=True)
+class Option:
+    """A button: `value` is what the UI sends back as the user's text when it is clicked."""
+
+    label: str
+    value: str
+    recommended: bool = False
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "value": self.value, "recommended": self.recommended,
+                "detail": self.detail}  # fmt: skip
+
+
+def md(value: object) -> str:
+    """Escape text for Markdown (and so for any HTML the Markdown could produce)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def code(value: object) -> str:
+    return "`" + " ".join(str(value).replace("`", "'").split()) + "`"
+
+
+def num(value: object) -> str:
+    try:
+        return f"{int(float(value)):,}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "0"
+
+
+def pct(value: object) -> str:
+    try:
+        return f"{float(value):.1f}%"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def _get(d: object, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, Mapping):
+            return None
+        d = d.get(key)
+    return d
+
+
+def age_label(age: str) -> str:
+    return AGE_LABELS[AgeGroup(age)] if age in AGES else age
+
+
+def level_phrase(level: str) -> str:
+    return "all facility levels" if level == "All" else f"{level} facilities"
+
+
+def params_line(state: str, level: str, age: str) -> str:
+    return f"**{md(state)}** · {level_phrase(level)} · {age_label(age)}"
+
+
+# -- awaiting upload -------------------------------------------------------------------------
+
+SAMPLE_OPTION: Final = Option("Use the sample data", "sample", detail="a generated DHIS2 export")
+
+WELCOME: Final = (
+    "**Malaria test positivity rate (TPR) by ward.** Upload a monthly DHIS2 health-facility "
+    "export and I will compute the TPR of every ward in a state, for the facility level and age "
+    "group you choose.\n\nUpload an `.xlsx`, `.xls` or `.csv` file with the upload button, or "
+    "try it with the sample data."
+)
+
+
+def upload_question(file_name: str | None) -> tuple[str, list[Option]]:
+    if file_name is None:
+        return WELCOME, [SAMPLE_OPTION]
+    text = (
+        "Upload the new file (`.xlsx`, `.xls` or `.csv`) with the upload button. Until you do, "
+        f"**{md(file_name)}** stays loaded."
+    )
+    return text, [SAMPLE_OPTION, Option(f"Continue with {file_name}", "continue")]
+
+
+# -- upload summary --------------------------------------------------------------------------
+
+
+def upload_summary(file_name: str, overview: Mapping[str, Any]) -> str:
+    states = overview.get("states") or []
+    months = overview.get("months") or {}
+    span = f"{md(months.get('first', '?'))} to {md(months.get('last', '?'))}"
+    lines = [
+        f"**{md(file_name)}** is loaded: {num(overview.get('rows'))} facility-month rows.",
+        "",
+        f"- States: {len(states)}{_listed(states)}",
+        f"- LGAs: {num(overview.get('lgas'))} · wards: {num(overview.get('wards'))} · "
+        f"facilities: {num(overview.get('facilities'))}",
+        f"- Months: {span} ({num(months.get('count'))} months)",
+        f"- Completeness: RDT {pct(_get(overview, 'completeness', 'rdt'))} of cells filled, "
+        f"microscopy {pct(_get(overview, 'completeness', 'microscopy'))}",
+    ]  # fmt: skip
+    lines += [f"- {q}" for q in quality_findings(overview.get("quality") or {})]
+    return "\n".join(lines)
+
+
+def _listed(names: list[str], most: int = 6) -> str:
+    return f" ({', '.join(md(n) for n in names)})" if len(names) <= most else ""
+
+
+def quality_findings(quality: Mapping[str, Any]) -> list[str]:
+    found = []
+    if quality.get("rows_read") is not None:
+        found.append(f"Rows read: {num(quality.get('rows_read'))}")
+    labels = (
+        ("duplicates_removed", "exact duplicate rows removed"),
+        ("positives_gt_tested", "rows with positives greater than tested (excluded by the rule)"),
+        ("negative_values", "negative counts (excluded by the rule)"),
+        ("unknown_wards", "rows with an unknown ward"),
+    )
+    found += [f"{num(quality[k])} {label}" for k, label in labels if num(quality.get(k)) != "0"]
+    if quality.get("totals_row_dropped"):
+        found.append("A totals row at the bottom was dropped")
+    dropped = quality.get("dropped") or {}
+    if isinstance(dropped, Mapping):
+        found += [f"{num(n)} rows dropped: {md(why)}" for why, n in dropped.items() if n]
+    return found or ["No data-quality problems found"]
+
+
+# -- choices ---------------------------------------------------------------------------------
+
+
+def state_question(overview: Mapping[str, Any]) -> tuple[str, list[Option]]:
+    states = [str(s) for s in overview.get("states") or []]
+    options = []
+    for s in states:
+        d = _get(overview, "by_state", s) or {}
+        detail = (
+            f"{num(d.get('rows'))} rows · {num(d.get('facilities'))} facilities · "
+            f"{num(d.get('tests'))} tests"
+        )
+        options.append(Option(s, s, detail=detail))
+    return f"This file holds {len(states)} states. **Which state?**", options
+
+
+def level_stats(overview: Mapping[str, Any], state: str, level: str) -> Mapping[str, Any]:
+    stats = _get(overview, "by_state", state, "levels", level)
+    return stats if isinstance(stats, Mapping) else {}
+
+
+def available_levels(overview: Mapping[str, Any], state: str) -> list[str]:
+    """The levels with facilities in the state, and All."""
+    present = [
+        lv for lv in LEVELS[:-1] if num(level_stats(overview, state, lv).get("facilities")) != "0"
+    ]
+    return [*present, "All"]  # fmt: skip
+
+
+def recommends_primary(overview: Mapping[str, Any], state: str) -> bool:
+    primary = level_stats(overview, state, "Primary").get("rows") or 0
+    total = level_stats(overview, state, "All").get("rows") or _get(
+        overview, "by_state", state, "rows"
+    )
+    try:
+        return float(total) > 0 and float(primary) / float(total) >= PRIMARY_SHARE_TO_RECOMMEND
+    except (TypeError, ValueError):
+        return False
+
+
+def level_question(overview: Mapping[str, Any], state: str) -> tuple[str, list[Option]]:
+    levels = available_levels(overview, state)
+    rec = recommends_primary(overview, state)
+    options = []
+    for lv in levels:
+        s = level_stats(overview, state, lv)
+        detail = f"{num(s.get('facilities'))} facilities · {num(s.get('tests'))} tests"
+        options.append(
+            Option(LEVEL_LABELS[lv], lv, recommended=rec and lv == "Primary", detail=detail)
+        )
+    text = f"**Which facility level** in {md(state)}?"
+    missing = [lv for lv in LEVELS[:-1] if lv not in levels]
+    if missing:
+        text += f" (No {' or '.join(m.lower() for m in missing)} facilities in this state's data.)"
+    if rec:
+        text += " Primary is recommended: it holds most of the state's records."
+    return text, options
+
+
+def age_question(overview: Mapping[str, Any], state: str, level: str) -> tuple[str, list[Option]]:
+    options = []
+    for age in AGES:
+        s = _get(level_stats(overview, state, level), "ages", age) or {}
+        tests = num(s.get("tests"))
+        detail = (
+            "no tests recorded"
+            if tests == "0"
+            else f"{tests} tests · data in {pct(s.get('pct_rows_with_data'))} of rows"
+        )
+        rec = age == "u5" and tests != "0"
+        options.append(Option(age_label(age), age, recommended=rec, detail=detail))
+    text = f"**Which age group?** ({md(state)}, {level_phrase(level)}.) Under 5 is recommended."
+    return text, options
+
+
+# -- help ------------------------------------------------------------------------------------
+
+HELP_BY_STAGE: Final = {
+    "awaiting_upload": "upload a DHIS2 export (`.xlsx`, `.xls` or `.csv`) with the upload "
+    "button, or type `sample` to try the sample data.",
+    "select_state": "type a state's number (`1`) or its name (`Adamawa`, `kano state`); small "
+    "misspellings are fine.",
+    "select_facility_level": "type a number or a level: `primary` (or `PHC`), `secondary`, "
+    "`tertiary`, `all levels`.",
+    "select_age_group": "type a number or an age group: `under 5` (or `u5`, `kids`), "
+    "`5 and over` (or `adults`), `pregnant` (or `pw`), `all ages`.",
+    "results": "change one choice and I recompute at once: `pregnant women`, `all levels`, "
+    "`primary`, a state's name, `change state`; or `upload a new file`.",
+}
+COMMANDS_HELP: Final = (
+    "At any step: `back` (previous step), `restart` (start over, keep nothing), "
+    "`status` (where you are and what you chose), `help`."
+)
+
+
+# -- results ---------------------------------------------------------------------------------
+
+DOWNLOADS: Final = (
+    {"kind": "csv", "label": "Ward table (CSV)"},
+    {"kind": "xlsx", "label": "Ward table (Excel)"},
+    {"kind": "report", "label": "Summary report (Markdown)"},
+)
+TOP_WARDS: Final = 10
+
+
+def results_actions(overview: Mapping[str, Any]) -> list[Option]:
+    options = [
+        Option("Change facility level", "change level"),
+        Option("Change age group", "change age"),
+        Option("Upload a new file", "upload"),
+        Option("Start over", "restart"),
+    ]
+    if len(overview.get("states") or []) > 1:
+        options.insert(0, Option("Change state", "change state"))
+    return options
+
+
+def top_wards_table(wards: list[Mapping[str, Any]]) -> list[str]:
+    rows = ["| # | Ward | LGA | TPR | Tested |", "|---:|---|---|---:|---:|"]
+    for i, w in enumerate(wards[:TOP_WARDS], 1):
+        rows.append(
+            f"| {i} | {md(w.get('ward', ''))} | {md(w.get('lga', ''))} | {pct(w.get('tpr'))} | "
+            f"{num(w.get('tested'))} |"
+        )
+    return rows
+
+
+def results_text(summary: Mapping[str, Any], state: str, level: str, age: str) -> str:
+    head = f"**Results:** {params_line(state, level, age)}"
+    stats = summary.get("stats") or {}
+    if summary.get("state_tpr") is None or num(summary.get("tested")) == "0":
+        return (
+            f"{head}\n\nNo tests are recorded for this selection, so there is no TPR to show "
+            f"({num(summary.get('wards_total'))} wards, none with data). Try another age group "
+            "or facility level."
+        )
+    lines = [
+        head,
+        "",
+        f"**State TPR: {pct(summary.get('state_tpr'))}** ({num(summary.get('positive'))} "
+        f"positive of {num(summary.get('tested'))} tested, pooled over all wards)",
+        "",
+        f"- Wards: {num(summary.get('wards_total'))}; {num(summary.get('wards_with_data'))} with "
+        f"data, {num(summary.get('wards_no_data'))} without data",
+        f"- Ward TPR distribution: mean {pct(stats.get('mean'))}, median "
+        f"{pct(stats.get('median'))}, min {pct(stats.get('min'))}, max {pct(stats.get('max'))}",
+        f"- Wards above 50%: {num(summary.get('above_50'))} · above 70%: "
+        f"{num(summary.get('above_70'))}",
+        "",
+        f"**Top {TOP_WARDS} wards by TPR**",
+        "",
+        *top_wards_table(list(summary.get("top_wards") or [])),
+        "",
+        f"**Data quality:** {results_quality(summary.get('quality') or {})}",
+        "",
+        f"**Rule:** {md(summary.get('rule', ''))}",
+    ]
+    return "\n".join(lines)
+
+
+def results_quality(q: Mapping[str, Any]) -> str:
+    notes = []
+    if num(q.get("excluded_rows")) != "0":
+        notes.append(
+            f"{num(q.get('excluded_rows'))} rows excluded (positives greater than tested or "
+            f"negative counts) in {num(q.get('wards_with_excluded_rows'))} wards"
+        )
+    notes.append(
+        f"{num(q.get('reporting_rows'))} facility-month rows reported tests for this selection, "
+        f"{num(q.get('rows_without_data'))} did not"
+    )
+    return "; ".join(notes) + "."
+
+
+def results_data(summary: Mapping[str, Any], state: str, level: str, age: str) -> dict[str, Any]:
+    return {
+        "results": dict(summary),
+        "downloads": [dict(d) for d in DOWNLOADS],
+        "params": {"state": state, "level": level, "age": age, "age_label": age_label(age)},
+    }

@@ -1,0 +1,474 @@
+"""The TPR conversation as a pure machine: `step(state, event) -> (state, effects)`.
+
+No I/O, no clock, no randomness: the host feeds events (facts) and carries out effects
+(imperatives). Every Reply is for the stage the machine is in after the step.
+
+Transitions (`*` = any stage; "changing" = a choice being changed after results):
+
+    stage            input                               -> stage            effects
+    *                SessionStarted                      -> (same)           Reply(current question)
+    *                UploadStarted                       -> (same)           -
+    *                FileUploaded, several states        -> select_state     Reply(summary + states)
+    *                FileUploaded, one state             -> select_level     Reply(summary + levels)
+    *                UploadFailed                        -> (same)           Reply(problems...)
+    awaiting_upload  "sample"                            -> (same)           LoadSample
+    awaiting_upload  "continue" (a file is loaded)       -> select_state/level, or results if kept
+    select_state     a state                             -> select_level     Reply(levels)
+    select_level     a level                             -> select_age       Reply(ages)
+    select_age       an age group                        -> (same)           ComputeResults
+    changing         a state / level / age               -> (same)           ComputeResults
+    *                ResultsComputed matching choices    -> results          Reply(results)
+    results          "change state|level|age"            -> that stage, changing
+    results          a state, level or age by name       -> results          ComputeResults
+    *                back / restart / status / help / upload a new file: see COMMANDS
+    *                unmatched reply                     -> (same)           Reply(question again)
+    *                ambiguous reply                     -> (same)           Reply(which one?)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from tpr_ws.actors import messages as msg
+from tpr_ws.actors.matching import (
+    AGE_PHRASES,
+    LEVEL_PHRASES,
+    RECOMMENDED_PHRASES,
+    STATE_ALIASES,
+    Ambiguous,
+    Candidate,
+    Command,
+    Picked,
+    fuzzy_command,
+    match_command,
+    match_option,
+)
+from tpr_ws.actors.messages import Option
+from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState, initial_state
+
+__all__ = [
+    "ComputeResults", "Effect", "Event", "FileUploaded", "LoadSample", "MessageReceived",
+    "Option", "Reply", "ResultsComputed", "SessionStarted", "Stage", "UploadFailed",
+    "UploadStarted", "WorkflowState", "initial_state", "step",
+]  # fmt: skip
+
+
+# -- events (facts) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    pass
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    text: str
+
+
+@dataclass(frozen=True)
+class UploadStarted:
+    file_name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileUploaded:
+    blob_key: str
+    file_name: str
+    overview: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UploadFailed:
+    file_name: str
+    problems: list[str]
+
+
+@dataclass(frozen=True)
+class ResultsComputed:
+    state: str
+    level: str
+    age: str
+    summary: dict[str, Any]
+
+
+Event = (
+    SessionStarted | MessageReceived | UploadStarted | FileUploaded | UploadFailed | ResultsComputed
+)
+
+
+# -- effects (imperatives) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    stage: Stage
+    options: list[Option] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "stage": self.stage.value,
+                "options": [o.to_dict() for o in self.options], "data": self.data}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ComputeResults:
+    blob_key: str
+    state: str
+    level: str
+    age: str
+
+
+@dataclass(frozen=True)
+class LoadSample:
+    pass
+
+
+Effect = Reply | ComputeResults | LoadSample
+Outcome = tuple[WorkflowState, list[Effect]]
+
+
+# -- questions: what the bot asks at each stage ----------------------------------------------
+
+
+def _overview(s: WorkflowState) -> Mapping[str, Any]:
+    return s.dataset.overview if s.dataset else {}
+
+
+def _results_question(s: WorkflowState) -> tuple[str, list[Option]]:
+    c = s.choices
+    text = (
+        f"Showing results for {msg.params_line(c.state or '', c.level or '', c.age or '')}. "
+        "Change one choice (e.g. `pregnant women`, `all levels`), upload a new file or start over."
+    )
+    return text, msg.results_actions(_overview(s))
+
+
+QUESTIONS: Final[Mapping[Stage, Callable[[WorkflowState], tuple[str, list[Option]]]]] = {
+    Stage.AWAITING_UPLOAD: lambda s: msg.upload_question(
+        s.dataset.file_name if s.dataset else None
+    ),
+    Stage.SELECT_STATE: lambda s: msg.state_question(_overview(s)),
+    Stage.SELECT_FACILITY_LEVEL: lambda s: msg.level_question(_overview(s), s.choices.state or ""),
+    Stage.SELECT_AGE_GROUP: lambda s: msg.age_question(
+        _overview(s), s.choices.state or "", s.choices.level or ""
+    ),
+    Stage.RESULTS: _results_question,
+}
+
+
+def _ask(
+    s: WorkflowState, before: str = "", after: str = "", data: dict[str, Any] | None = None
+) -> Outcome:
+    """Reply with the current stage's question, with text before and after it."""
+    text, options = QUESTIONS[s.stage](s)
+    parts = [p for p in (before, text, after) if p]
+    return s, [Reply("\n\n".join(parts), s.stage, options, data or {})]
+
+
+def _show_results(s: WorkflowState, before: str = "") -> Outcome:
+    r = s.results
+    if r is None:
+        return _ask(s, before)
+    text = msg.results_text(r.summary, r.state, r.level, r.age)
+    data = msg.results_data(r.summary, r.state, r.level, r.age)
+    text = f"{before}\n\n{text}" if before else text
+    return s, [Reply(text, Stage.RESULTS, msg.results_actions(_overview(s)), data)]
+
+
+def _first_choice(s: WorkflowState, before: str = "") -> Outcome:
+    """After an upload: ask for the state, or auto-select the only one and ask for the level."""
+    states = [str(x) for x in _overview(s).get("states") or []]
+    s = replace(s, choices=Choices(), results=None)
+    if len(states) == 1:
+        s = replace(s, stage=Stage.SELECT_FACILITY_LEVEL, choices=Choices(state=states[0]))
+        note = f"This file holds one state, **{msg.md(states[0])}**, so I selected it."
+        return _ask(s, f"{before}\n\n{note}" if before else note)
+    return _ask(replace(s, stage=Stage.SELECT_STATE), before)
+
+
+def _to_results(s: WorkflowState, before: str = "") -> Outcome:
+    assert s.results is not None
+    return _show_results(replace(s, stage=Stage.RESULTS, choices=s.results.choices), before)
+
+
+def _compute(s: WorkflowState, choices: Choices) -> Outcome:
+    s = replace(s, choices=choices)
+    if s.dataset is None or not (choices.state and choices.level and choices.age):
+        return _ask(s)
+    return s, [ComputeResults(s.dataset.blob_key, choices.state, choices.level, choices.age)]
+
+
+# -- picks: a reply that chose one of this stage's options -----------------------------------
+
+
+def _pick_upload(s: WorkflowState, value: str) -> Outcome:
+    if value == "sample":
+        return s, [LoadSample()]
+    return _to_results(s) if s.results else _first_choice(s)
+
+
+def _pick_state(s: WorkflowState, value: str) -> Outcome:
+    c = replace(s.choices, state=value)
+    if c.level and c.age and c.level in msg.available_levels(_overview(s), value):
+        return _compute(s, c)  # changing the state after results: keep level and age
+    c = replace(c, level=None) if c.age else Choices(state=value)
+    return _ask(replace(s, stage=Stage.SELECT_FACILITY_LEVEL, choices=c))
+
+
+def _pick_level(s: WorkflowState, value: str) -> Outcome:
+    c = replace(s.choices, level=value)
+    if c.age:
+        return _compute(s, c)
+    return _ask(replace(s, stage=Stage.SELECT_AGE_GROUP, choices=c))
+
+
+def _pick_age(s: WorkflowState, value: str) -> Outcome:
+    return _compute(s, replace(s.choices, age=value))
+
+
+_CHANGE_TO: Final = {
+    "change state": Stage.SELECT_STATE,
+    "change level": Stage.SELECT_FACILITY_LEVEL,
+    "change age": Stage.SELECT_AGE_GROUP,
+}
+
+
+def _pick_change(s: WorkflowState, value: str) -> Outcome:
+    """At results: open one choice for changing, or change it at once when named."""
+    if value in _CHANGE_TO:
+        return _ask(
+            replace(s, stage=_CHANGE_TO[value]), "Pick the new value; I keep the other choices."
+        )
+    if value in ("upload", "restart"):
+        return COMMANDS[Command(value)](s)
+    kind, _, new = value.partition(":")
+    c = s.choices
+    changed = {
+        "state": replace(c, state=new),
+        "level": replace(c, level=new),
+        "age": replace(c, age=new),
+    }[kind]
+    if changed == c:
+        return _show_results(
+            s, f"Already showing {msg.md(msg.age_label(new) if kind == 'age' else new)}."
+        )
+    if kind == "state":
+        return _pick_state(s, new)
+    return _compute(s, changed)
+
+
+PICKS: Final[Mapping[Stage, Callable[[WorkflowState, str], Outcome]]] = {
+    Stage.AWAITING_UPLOAD: _pick_upload,
+    Stage.SELECT_STATE: _pick_state,
+    Stage.SELECT_FACILITY_LEVEL: _pick_level,
+    Stage.SELECT_AGE_GROUP: _pick_age,
+    Stage.RESULTS: _pick_change,
+}
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _back(s: WorkflowState) -> Outcome:
+    if s.results is not None and s.stage is not Stage.RESULTS:
+        return _to_results(s, "Back to your results; nothing changed.")
+    c, multi = s.choices, len(_overview(s).get("states") or []) > 1
+    if s.stage is Stage.AWAITING_UPLOAD:
+        return _ask(s, "You are at the first step; there is nothing to go back to.")
+    if s.stage is Stage.SELECT_STATE or (s.stage is Stage.SELECT_FACILITY_LEVEL and not multi):
+        return _ask(replace(s, stage=Stage.AWAITING_UPLOAD, choices=Choices()))
+    if s.stage is Stage.SELECT_FACILITY_LEVEL:
+        return _ask(replace(s, stage=Stage.SELECT_STATE, choices=Choices()))
+    if s.stage is Stage.SELECT_AGE_GROUP:
+        return _ask(replace(s, stage=Stage.SELECT_FACILITY_LEVEL, choices=Choices(state=c.state)))
+    back = replace(c, age=None)
+    return _ask(replace(s, stage=Stage.SELECT_AGE_GROUP, choices=back, results=None))
+
+
+def _restart(s: WorkflowState) -> Outcome:
+    return _ask(initial_state(), "Starting over: nothing is kept.")
+
+
+def _status(s: WorkflowState) -> Outcome:
+    return _ask(s, _status_text(s))
+
+
+def _help(s: WorkflowState) -> Outcome:
+    return _ask(
+        s, f"**What you can type here:** {msg.HELP_BY_STAGE[s.stage.value]}\n\n{msg.COMMANDS_HELP}"
+    )
+
+
+def _upload_again(s: WorkflowState) -> Outcome:
+    return _ask(replace(s, stage=Stage.AWAITING_UPLOAD, choices=Choices()))
+
+
+COMMANDS: Final[Mapping[Command, Callable[[WorkflowState], Outcome]]] = {
+    Command.BACK: _back,
+    Command.RESTART: _restart,
+    Command.STATUS: _status,
+    Command.HELP: _help,
+    Command.UPLOAD: _upload_again,
+}
+
+_STEP_NAMES: Final = {
+    Stage.AWAITING_UPLOAD: "1 of 5, upload a file",
+    Stage.SELECT_STATE: "2 of 5, choose a state",
+    Stage.SELECT_FACILITY_LEVEL: "3 of 5, choose a facility level",
+    Stage.SELECT_AGE_GROUP: "4 of 5, choose an age group",
+    Stage.RESULTS: "5 of 5, results",
+}
+
+
+def _status_text(s: WorkflowState) -> str:
+    c, d = s.choices, s.dataset
+    file = f"{msg.md(d.file_name)} ({msg.num(d.overview.get('rows'))} rows)" if d else "none yet"
+    lines = [
+        "**Status**",
+        f"- Step: {_STEP_NAMES[s.stage]}",
+        f"- File: {file}",
+        f"- State: {msg.md(c.state) if c.state else 'not chosen'}",
+        f"- Facility level: {msg.level_phrase(c.level) if c.level else 'not chosen'}",
+        f"- Age group: {msg.age_label(c.age) if c.age else 'not chosen'}",
+    ]
+    if s.results:
+        r = s.results
+        lines.append(f"- Last results: {msg.params_line(r.state, r.level, r.age)}")
+    return "\n".join(lines)
+
+
+# -- reading a reply -------------------------------------------------------------------------
+
+
+def _candidate(o: Option, value: str, extra: tuple[str, ...] = ()) -> Candidate:
+    phrases = (o.label, o.value, *extra) + (RECOMMENDED_PHRASES if o.recommended else ())
+    return Candidate(value, phrases)
+
+
+def _synonyms(s: WorkflowState, value: str) -> tuple[str, ...]:
+    if s.stage is Stage.SELECT_STATE:
+        return (f"{value} state", *STATE_ALIASES.get(value, ()))
+    if s.stage is Stage.SELECT_FACILITY_LEVEL:
+        return LEVEL_PHRASES.get(value, ())
+    if s.stage is Stage.SELECT_AGE_GROUP:
+        return AGE_PHRASES.get(value, ())
+    return {
+        "sample": ("sample data", "demo", "example", "example data", "test data"),
+        "continue": ("keep", "keep the file", "current file", "same file"),
+        "change state": ("another state", "different state", "other state", "switch state",
+                         "new state", "pick a state"),
+        "change level": ("change facility level", "another level", "different level",
+                         "facility level", "level"),
+        "change age": ("change age group", "another age group", "different age group",
+                       "age group", "another age"),
+    }.get(value, ())  # fmt: skip
+
+
+def _hidden_candidates(s: WorkflowState) -> list[Candidate]:
+    """At results, states, levels and ages can be named directly ("pregnant women", "Kano")."""
+    ov, state = _overview(s), s.choices.state or ""
+    out = []
+    if len(ov.get("states") or []) > 1:
+        for st in ov.get("states") or []:
+            out.append(
+                Candidate(f"state:{st}", (str(st), f"{st} state", *STATE_ALIASES.get(str(st), ())))
+            )
+    for lv in msg.available_levels(ov, state):
+        out.append(Candidate(f"level:{lv}", (msg.LEVEL_LABELS[lv], *LEVEL_PHRASES[lv])))
+    for age in msg.AGES:
+        out.append(Candidate(f"age:{age}", (msg.age_label(age), *AGE_PHRASES[age])))
+    return out
+
+
+def _label(s: WorkflowState, value: str, options: list[Option]) -> str:
+    for o in options:
+        if o.value == value:
+            return o.label
+    kind, _, name = value.partition(":")
+    if kind == "level":
+        return msg.level_phrase(name)
+    return msg.age_label(name) if kind == "age" else name
+
+
+def _on_message(s: WorkflowState, text: str) -> Outcome:
+    _, options = QUESTIONS[s.stage](s)
+    candidates = [_candidate(o, o.value, _synonyms(s, o.value)) for o in options]
+    if s.stage is Stage.RESULTS:
+        candidates += _hidden_candidates(s)
+    exact = [c.value for c in candidates if c.value == text.strip()]
+    if exact:  # a button's value
+        return PICKS[s.stage](s, exact[0])
+    command = match_command(text)
+    if command is not None:
+        return COMMANDS[command](s)
+    found = match_option(text, candidates, numbered=len(options))
+    if isinstance(found, Picked):
+        return PICKS[s.stage](s, found.value)
+    if isinstance(found, Ambiguous):
+        which = [Option(_label(s, v, options), v) for v in found.values]
+        names = " or ".join(f"**{msg.md(o.label)}**" for o in which)
+        return s, [Reply(f"That could mean {names}. Which one?", s.stage, which)]
+    command = fuzzy_command(text)
+    if command is not None:
+        return COMMANDS[command](s)
+    example = f"`1` or {msg.code(options[0].label)}" if options else "`help`"
+    return _ask(
+        s,
+        "I did not recognise that as one of the choices.",
+        f"For example, type {example}. Type `help` for more.",
+    )
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def _on_file(s: WorkflowState, e: FileUploaded) -> Outcome:
+    if not e.overview.get("states"):
+        return _ask(s, f"**{msg.md(e.file_name)}** has no rows with a state I can use.")
+    s = WorkflowState(
+        stage=Stage.AWAITING_UPLOAD, dataset=Dataset(e.blob_key, e.file_name, dict(e.overview))
+    )
+    s, effects = _first_choice(s, msg.upload_summary(e.file_name, e.overview))
+    for effect in effects:
+        if isinstance(effect, Reply):
+            effect.data["overview"] = dict(e.overview)
+    return s, effects
+
+
+def _on_failed(s: WorkflowState, e: UploadFailed) -> Outcome:
+    problems = "\n".join(f"- {msg.md(p)}" for p in e.problems) or "- the file could not be read"
+    text = f"I could not use **{msg.md(e.file_name)}**:\n\n{problems}"
+    if s.dataset:
+        text += f"\n\nI am still using **{msg.md(s.dataset.file_name)}**."
+    return _ask(s, text)
+
+
+def _on_results(s: WorkflowState, e: ResultsComputed) -> Outcome:
+    if s.dataset is None or s.choices != Choices(e.state, e.level, e.age):
+        return s, []  # results for choices no longer current: nothing to show
+    return _show_results(
+        replace(s, stage=Stage.RESULTS, results=Results(e.state, e.level, e.age, dict(e.summary)))
+    )
+
+
+def step(state: WorkflowState, event: Event) -> Outcome:
+    """Feed one event; get the new state and the effects to carry out, in order."""
+    match event:
+        case MessageReceived(text=text):
+            return _on_message(state, text)
+        case FileUploaded():
+            return _on_file(state, event)
+        case UploadFailed():
+            return _on_failed(state, event)
+        case ResultsComputed():
+            return _on_results(state, event)
+        case SessionStarted():
+            return _ask(state) if state == initial_state() else _ask(state, "Welcome back.")
+        case UploadStarted():
+            return state, []
+    raise TypeError(f"not a workflow event: {event!r}")
