@@ -19,7 +19,6 @@ from typing import Final
 
 _TOKEN: Final = re.compile(r"[a-z]+|[0-9]+|[<>]=?|\+")
 FUZZY_CUTOFF: Final = 0.8
-_COMMAND_FUZZY_CUTOFF: Final = 0.85
 _NUMBER_FILLERS: Final = frozenset({"option", "number", "choice", "pick", "choose", "select"})
 
 
@@ -67,14 +66,40 @@ def match_command(text: str) -> Command | None:
     return None
 
 
+def _edits(a: str, b: str) -> tuple[int, bool]:
+    """Optimal-string-alignment distance between a and b, and whether it used a substitution."""
+    rows = [[(j, False) for j in range(len(b) + 1)]]
+    for i in range(1, len(a) + 1):
+        row = [(i, False)]
+        for j in range(1, len(b) + 1):
+            same = a[i - 1] == b[j - 1]
+            options = [
+                (rows[i - 1][j][0] + 1, rows[i - 1][j][1]),
+                (row[j - 1][0] + 1, row[j - 1][1]),
+                (rows[i - 1][j - 1][0] + (not same), rows[i - 1][j - 1][1] or not same),
+            ]
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1] and not same:
+                options.append((rows[i - 2][j - 2][0] + 1, rows[i - 2][j - 2][1]))
+            row.append(min(options))
+        rows.append(row)
+    return rows[-1][-1]
+
+
 def fuzzy_command(text: str) -> Command | None:
-    """A one-word reply that is a close misspelling of a one-word command ("restat")."""
+    """A one-word reply one typo away from a one-word command: "bakc", "restat", "hepl".
+    Short words may not swap a letter for another ("bank" is not "back")."""
     toks = tokens(text)
     if len(toks) != 1 or len(toks[0]) < 4:
         return None
-    singles = {p: c for c, ps in COMMAND_PHRASES.items() for p in ps if " " not in p}
-    close = difflib.get_close_matches(toks[0], list(singles), n=1, cutoff=_COMMAND_FUZZY_CUTOFF)
-    return singles[close[0]] if close else None
+    word = toks[0]
+    for command, phrases in COMMAND_PHRASES.items():
+        for p in phrases:
+            if " " in p or len(p) < 4 or p[0] != word[0]:
+                continue
+            distance, substituted = _edits(word, p)
+            if distance == 1 and (not substituted or len(p) >= 6):
+                return command
+    return None
 
 
 @dataclass(frozen=True)

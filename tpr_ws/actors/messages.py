@@ -140,7 +140,7 @@ def quality_findings(quality: Mapping[str, Any]) -> list[str]:
         found.append("A totals row at the bottom was dropped")
     dropped = quality.get("dropped") or {}
     if isinstance(dropped, Mapping):
-        found += [f"{num(n)} rows dropped: {md(why)}" for why, n in dropped.items() if n]
+        found += [f"Rows dropped ({md(why)}): {num(n)}" for why, n in dropped.items() if n]
     return found or ["No data-quality problems found"]
 
 
@@ -173,20 +173,22 @@ def available_levels(overview: Mapping[str, Any], state: str) -> list[str]:
     return [*present, "All"]  # fmt: skip
 
 
-def recommends_primary(overview: Mapping[str, Any], state: str) -> bool:
+def primary_share(overview: Mapping[str, Any], state: str) -> float:
+    """Primary's share of the state's records, 0..1."""
     primary = level_stats(overview, state, "Primary").get("rows") or 0
     total = level_stats(overview, state, "All").get("rows") or _get(
         overview, "by_state", state, "rows"
     )
     try:
-        return float(total) > 0 and float(primary) / float(total) >= PRIMARY_SHARE_TO_RECOMMEND
+        return float(primary) / float(total) if float(total) > 0 else 0.0
     except (TypeError, ValueError):
-        return False
+        return 0.0
 
 
 def level_question(overview: Mapping[str, Any], state: str) -> tuple[str, list[Option]]:
     levels = available_levels(overview, state)
-    rec = recommends_primary(overview, state)
+    share = primary_share(overview, state)
+    rec = share >= PRIMARY_SHARE_TO_RECOMMEND
     options = []
     for lv in levels:
         s = level_stats(overview, state, lv)
@@ -199,7 +201,7 @@ def level_question(overview: Mapping[str, Any], state: str) -> tuple[str, list[O
     if missing:
         text += f" (No {' or '.join(m.lower() for m in missing)} facilities in this state's data.)"
     if rec:
-        text += " Primary is recommended: it holds most of the state's records."
+        text += f" Primary is recommended: it holds {share:.0%} of the state's records."
     return text, options
 
 
