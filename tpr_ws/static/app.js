@@ -1,0 +1,368 @@
+// The TPR chat client: session, socket, outbox, uploads and the view, wired together.
+// Protocol: /work/shared/DESIGN.md "Wire protocol" (hello/welcome/event/resync/say/ack/error).
+
+import { h, uuid } from "./js/dom.js";
+import { Connection } from "./js/connection.js";
+import { ChatView } from "./js/chat.js";
+import { createSession, uploadFile, downloadLinks } from "./js/api.js";
+import { StageSteps } from "./js/steps.js";
+import { UploadPanel } from "./js/upload.js";
+
+const STORE_KEY = "tpr_ws.session.v1";
+const CATCH_UP_FALLBACK_MS = 3000;
+
+const $ = (id) => document.getElementById(id);
+const dom = {
+  log: $("log"), outbox: $("outbox"), conn: $("conn"), connText: $("conn-text"), retryNow: $("retry-now"),
+  form: $("composer"), input: $("message"), restart: $("restart"), announcer: $("announcer"),
+  main: $("main"), fileInfo: $("file-info"), fileName: $("file-name"),
+};
+
+// ---- persisted session -------------------------------------------------------------------
+function loadStore() {
+  try {
+    const raw = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+    if (raw && typeof raw.session_id === "string" && typeof raw.token === "string") return raw;
+  } catch { /* corrupt: start fresh */ }
+  return null;
+}
+
+const app = {
+  session: null,
+  lastSeq: 0,
+  stage: null,
+  outbox: [], // {id, text, acked, ackSeq, failed, retryTimer}
+  seenReplies: new Set(),
+  catchUpTo: null,
+  catchUpTimer: null,
+  gap: { seq: null, count: 0 },
+  fileName: null,
+  welcomed: false,
+};
+
+function persist() {
+  if (!app.session) return;
+  const record = {
+    session_id: app.session.session_id, token: app.session.token, last_seq: app.lastSeq,
+    file_name: app.fileName, outbox: app.outbox.filter((m) => !m.acked && !m.failed).map((m) => ({ id: m.id, text: m.text })),
+  };
+  try { localStorage.setItem(STORE_KEY, JSON.stringify(record)); } catch { /* storage full or blocked */ }
+}
+
+// ---- view --------------------------------------------------------------------------------
+const steps = new StageSteps($("steps"));
+const chat = new ChatView({
+  log: dom.log,
+  outbox: dom.outbox,
+  onOption: (opt) => say(String(opt.value ?? opt.label ?? "")),
+  linkFilter: (href) => {
+    // Download links in bot text get the session token so a plain click works.
+    if (app.session && href.startsWith(`/api/sessions/${app.session.session_id}/`) && !/[?&]token=/.test(href)) {
+      return `${href}${href.includes("?") ? "&" : "?"}token=${encodeURIComponent(app.session.token)}`;
+    }
+    return href;
+  },
+  downloads: () => downloadLinks(app.session),
+});
+const upload = new UploadPanel({
+  panel: $("upload-panel"), chooseButton: $("choose-file"), attachButton: $("attach"), sampleButton: $("use-sample"),
+  fileInput: $("file-input"), overlay: $("drop-overlay"), cards: dom.outbox,
+  send: (file, key, onProgress) => uploadFile(app.session, file, key, onProgress),
+  onSample: () => { setFileName("Sample data"); say("sample"); },
+  onAccepted: (file) => setFileName(file.name),
+  onSessionGone: () => sessionGone(),
+});
+
+function setFileName(name) {
+  app.fileName = name;
+  dom.fileInfo.hidden = !name;
+  dom.fileName.textContent = name || "";
+  persist();
+}
+
+function nearBottom() {
+  const m = dom.main;
+  return m.scrollHeight - m.scrollTop - m.clientHeight < 160;
+}
+
+function scrollToEnd(force) {
+  if (force || nearBottom()) requestAnimationFrame(() => { dom.main.scrollTop = dom.main.scrollHeight; });
+}
+
+function setStage(stage) {
+  if (!stage || stage === app.stage) return;
+  app.stage = stage;
+  document.body.dataset.stage = stage;
+  steps.set(stage);
+  upload.setVisible(stage === "awaiting_upload");
+}
+
+function announce(el) {
+  const text = (el.querySelector(".md")?.textContent || el.textContent || "").replace(/\s+/g, " ").trim();
+  if (!text) return;
+  dom.announcer.textContent = text.length > 400 ? `${text.slice(0, 400)}…` : text;
+}
+
+/** The loaded file's name, from an upload summary ("**name** is loaded: ..."). */
+function fileNameFrom(ev) {
+  const data = ev.data || {};
+  const direct = [data.file_name, data.overview?.file_name].find((c) => typeof c === "string" && c);
+  if (direct) return direct;
+  const m = data.overview && /^\*\*((?:\\.|[^*\\])+)\*\* is loaded/m.exec(ev.text || "");
+  return m ? m[1].replace(/\\(.)/g, "$1") : null;
+}
+
+// ---- events ------------------------------------------------------------------------------
+function renderCommitted(ev, live) {
+  const seq = Number(ev.seq);
+  app.lastSeq = seq;
+  document.body.dataset.lastSeq = String(seq);
+  const el = chat.renderEvent(ev);
+  if (ev.role === "user" && ev.reply_to) {
+    app.seenReplies.add(ev.reply_to);
+    dropFromOutbox(ev.reply_to);
+  }
+  if (ev.role === "bot") {
+    if (ev.stage) setStage(ev.stage);
+    // At the upload step a loaded file is offered as "continue"; without it nothing is loaded.
+    if (ev.stage === "awaiting_upload" && !(ev.options || []).some((o) => o.value === "continue")) setFileName(null);
+    const name = fileNameFrom(ev);
+    if (name) setFileName(name);
+    if (live && !(ev.data && ev.data.progress)) announce(el);
+  }
+  // An acked message whose turn is now fully shown leaves the outbox.
+  for (const m of [...app.outbox]) if (m.acked && m.ackSeq != null && m.ackSeq <= app.lastSeq) dropFromOutbox(m.id);
+  return el;
+}
+
+function onEvent(ev) {
+  const seq = Number(ev.seq);
+  if (!Number.isFinite(seq) || seq <= app.lastSeq) return; // already shown
+  if (seq > app.lastSeq + 1) {
+    // A gap: say hello again from the last seq we have and let the server replay.
+    if (app.gap.seq === seq) app.gap.count += 1;
+    else app.gap = { seq, count: 1 };
+    if (app.gap.count <= 2) { conn.resync(); return; }
+    console.warn(`tpr: accepting seq ${seq} after ${app.lastSeq} (gap persisted)`);
+  }
+  const live = app.catchUpTo == null || seq > app.catchUpTo;
+  renderCommitted(ev, live);
+  scrollToEnd(live && ev.role === "user");
+  persist();
+  if (app.catchUpTo != null && app.lastSeq >= app.catchUpTo) caughtUp();
+}
+
+function onResync(frame) {
+  chat.reset();
+  app.lastSeq = 0;
+  app.stage = null;
+  const events = (frame.events || []).filter((e) => e && Number.isFinite(Number(e.seq))).sort((a, b) => a.seq - b.seq);
+  for (const ev of events) renderCommitted(ev, false);
+  app.lastSeq = Math.max(app.lastSeq, Number(frame.last_seq) || 0);
+  document.body.dataset.lastSeq = String(app.lastSeq);
+  persist();
+  caughtUp();
+  scrollToEnd(true);
+}
+
+function onWelcome(frame) {
+  app.welcomed = true;
+  const worker = String(frame.worker ?? "");
+  document.body.dataset.worker = worker;
+  dom.conn.dataset.worker = worker;
+  dom.conn.title = worker ? `Served by ${worker}` : "";
+  const serverLast = Number(frame.last_seq) || 0;
+  if (serverLast < app.lastSeq) {
+    // The server's log is behind what we show (it was reset): redraw from scratch, once.
+    if (!app.redrawn) { app.redrawn = true; chat.reset(); app.lastSeq = 0; conn.resync(); return; }
+  }
+  app.catchUpTo = serverLast;
+  clearTimeout(app.catchUpTimer);
+  if (app.lastSeq >= serverLast) caughtUp();
+  else app.catchUpTimer = setTimeout(caughtUp, CATCH_UP_FALLBACK_MS);
+}
+
+function caughtUp() {
+  clearTimeout(app.catchUpTimer);
+  app.catchUpTo = null;
+  document.body.dataset.synced = "true";
+  flushOutbox();
+}
+
+// ---- outbox ------------------------------------------------------------------------------
+function canSend() {
+  return conn.ready && app.catchUpTo == null;
+}
+
+function sendOne(m) {
+  if (conn.send({ type: "say", id: m.id, text: m.text })) {
+    m.sent = true;
+    chat.setPendingStatus(m.id, "Sent; waiting for the reply…");
+  } else {
+    chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+  }
+}
+
+function flushOutbox() {
+  for (const m of app.outbox) {
+    if (m.acked || m.failed || m.retryTimer) continue;
+    if (app.seenReplies.has(m.id)) { dropFromOutbox(m.id); continue; }
+    if (canSend()) sendOne(m);
+    else chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+  }
+}
+
+function say(text) {
+  const clean = String(text).trim();
+  if (!clean || !app.session) return;
+  const m = { id: uuid(), text: clean, acked: false, ackSeq: null, failed: false };
+  app.outbox.push(m);
+  chat.addPending(m);
+  persist();
+  if (canSend()) sendOne(m);
+  else chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+  scrollToEnd(true);
+}
+
+function dropFromOutbox(id) {
+  const k = app.outbox.findIndex((m) => m.id === id);
+  if (k !== -1) { clearTimeout(app.outbox[k].retryTimer); app.outbox.splice(k, 1); }
+  chat.removePending(id);
+  persist();
+}
+
+function onAck(frame) {
+  const m = app.outbox.find((x) => x.id === frame.id);
+  if (!m) return;
+  m.acked = true;
+  m.ackSeq = Number.isFinite(Number(frame.seq)) ? Number(frame.seq) : null;
+  if (app.seenReplies.has(m.id) || (m.ackSeq != null && m.ackSeq <= app.lastSeq)) dropFromOutbox(m.id);
+  else { chat.setPendingStatus(m.id, "Sent", "acked"); persist(); }
+}
+
+function onError(frame) {
+  const message = String(frame.message || frame.code || "Something went wrong.");
+  const m = frame.id ? app.outbox.find((x) => x.id === frame.id) : null;
+  if (m && frame.code === "rate_limited") {
+    m.tries = (m.tries || 0) + 1;
+    const delay = Math.min(15000, 1000 * 2 ** Math.min(m.tries, 4)) * (0.5 + Math.random() / 2);
+    chat.setPendingStatus(m.id, `Too many messages at once; retrying in ${Math.ceil(delay / 1000)} s…`, "queued");
+    m.retryTimer = setTimeout(() => { m.retryTimer = null; if (canSend()) sendOne(m); else flushOutbox(); }, delay);
+    return;
+  }
+  if (m) {
+    m.failed = true;
+    persist();
+    chat.markFailed(m.id, message, [
+      h("button", { type: "button", class: "link-btn", onclick: () => { m.failed = false; persist(); chat.setPendingStatus(m.id, "Sending…"); flushOutbox(); } }, "Try again"),
+      h("button", { type: "button", class: "link-btn", onclick: () => dropFromOutbox(m.id) }, "Dismiss"),
+    ]);
+    return;
+  }
+  chat.notice(message, "error");
+  scrollToEnd(true);
+}
+
+// ---- connection --------------------------------------------------------------------------
+const STATE_TEXT = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline: waiting for the network",
+};
+
+const conn = new Connection({
+  hello: () => ({ type: "hello", session_id: app.session.session_id, token: app.session.token, last_seq: app.lastSeq }),
+  onFrame: (frame) => {
+    switch (frame.type) {
+      case "welcome": onWelcome(frame); break;
+      case "event": onEvent(frame); break;
+      case "resync": onResync(frame); break;
+      case "ack": onAck(frame); break;
+      case "error": onError(frame); break;
+      default: break;
+    }
+  },
+  onState: (state, detail) => {
+    dom.conn.dataset.state = state;
+    document.body.dataset.conn = state;
+    let text = STATE_TEXT[state] || state;
+    if (state === "reconnecting" && detail.delay > 1500) text = `Reconnecting in ${Math.ceil(detail.delay / 1000)} s…`;
+    dom.connText.textContent = text;
+    dom.retryNow.hidden = !(state === "reconnecting" && detail.delay > 1500);
+    if (state !== "connected") {
+      app.catchUpTo = null;
+      document.body.dataset.synced = "false";
+      for (const m of app.outbox) if (!m.acked && !m.failed) chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+    }
+  },
+  onSessionGone: () => sessionGone(),
+});
+
+async function newSession() {
+  let attempt = 0;
+  for (;;) {
+    try {
+      return await createSession();
+    } catch (err) {
+      attempt += 1;
+      const delay = Math.random() * Math.min(15000, 500 * 2 ** attempt);
+      dom.conn.dataset.state = navigator.onLine ? "reconnecting" : "offline";
+      dom.connText.textContent = navigator.onLine ? "Cannot reach the server; retrying…" : STATE_TEXT.offline;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function sessionGone() {
+  conn.stop();
+  try { localStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
+  for (const m of app.outbox) clearTimeout(m.retryTimer);
+  Object.assign(app, { session: null, lastSeq: 0, stage: null, outbox: [], seenReplies: new Set(), catchUpTo: null, redrawn: false });
+  chat.reset();
+  while (dom.outbox.firstChild) dom.outbox.firstChild.remove();
+  setFileName(null);
+  chat.notice("Your previous session has ended (it expired or is no longer valid), so a new one has started. Please upload your data again.", "warning");
+  app.session = await newSession();
+  document.body.dataset.sessionId = app.session.session_id;
+  persist();
+  conn.start();
+}
+
+// ---- controls ----------------------------------------------------------------------------
+dom.form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = dom.input.value;
+  if (!text.trim()) return;
+  dom.input.value = "";
+  say(text);
+  dom.input.focus();
+});
+dom.restart.addEventListener("click", () => { setFileName(null); say("restart"); });
+dom.retryNow.addEventListener("click", () => conn.reconnectNow());
+
+async function boot() {
+  const stored = loadStore();
+  if (stored) {
+    app.session = { session_id: stored.session_id, token: stored.token };
+    if (stored.file_name) setFileName(stored.file_name);
+    // Unacknowledged messages from before the reload are resent with the same ids.
+    for (const m of stored.outbox || []) {
+      const msg = { id: m.id, text: m.text, acked: false, ackSeq: null, failed: false };
+      app.outbox.push(msg);
+      chat.addPending(msg);
+      chat.setPendingStatus(msg.id, "Waiting for the connection…", "queued");
+    }
+  } else {
+    app.session = await newSession();
+  }
+  document.body.dataset.sessionId = app.session.session_id;
+  persist();
+  // On a (re)load start from seq 0: the server replays the whole conversation.
+  app.lastSeq = 0;
+  conn.start();
+}
+
+// A tiny handle for debugging and the browser tests.
+window.tpr = { app, conn, say, reconnectNow: () => conn.reconnectNow() };
+boot();

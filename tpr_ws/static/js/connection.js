@@ -1,0 +1,137 @@
+// The WebSocket link: hello/welcome, jittered exponential backoff, online/offline, close codes.
+// It knows nothing of the conversation; the app gives it the hello frame and gets frames back.
+
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 15000;
+const WELCOME_TIMEOUT_MS = 10000;
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_BAD_TOKEN = 4401;
+export const CLOSE_UNKNOWN_SESSION = 4404;
+const CLOSE_CLIENT_RESYNC = 4000;
+
+export class Connection {
+  /**
+   * @param {object} hooks
+   *   hello(): the hello frame to send on open (or null to wait)
+   *   onFrame(frame), onState(state, detail), onSessionGone()
+   */
+  constructor(hooks) {
+    this.hooks = hooks;
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.welcomeTimer = null;
+    this.ready = false;
+    this.stopped = true;
+    this.state = "connecting";
+    window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => this.setState("offline"));
+    document.addEventListener("visibilitychange", () => {
+      // A laptop waking up: if the socket died while asleep, do not wait out the backoff.
+      if (document.visibilityState === "visible" && !this.ready && !this.stopped) this.reconnectNow();
+    });
+  }
+
+  url() {
+    const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return `${proto}//${window.location.host}/ws`;
+  }
+
+  setState(state, detail = {}) {
+    this.state = state;
+    this.hooks.onState(state, detail);
+  }
+
+  start() {
+    this.stopped = false;
+    this.open();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.drop(1000, "stop");
+  }
+
+  drop(code, reason) {
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    clearTimeout(this.welcomeTimer);
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(code, reason); } catch { /* already closed */ }
+    }
+  }
+
+  open() {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    if (!navigator.onLine) { this.setState("offline"); return; }
+    this.drop(1000, "reopen");
+    this.setState(this.attempt === 0 && !this.everConnected ? "connecting" : "reconnecting", { attempt: this.attempt });
+    let ws;
+    try { ws = new WebSocket(this.url()); } catch { this.scheduleRetry(); return; }
+    this.ws = ws;
+    ws.onopen = () => {
+      const hello = this.hooks.hello();
+      ws.send(JSON.stringify(hello));
+      this.welcomeTimer = setTimeout(() => { if (this.ws === ws && !this.ready) this.fail(ws, 4002); }, WELCOME_TIMEOUT_MS);
+    };
+    ws.onmessage = (msg) => {
+      if (this.ws !== ws) return;
+      let frame;
+      try { frame = JSON.parse(msg.data); } catch { return; }
+      if (frame.type === "welcome") {
+        this.ready = true;
+        this.everConnected = true;
+        this.attempt = 0;
+        clearTimeout(this.welcomeTimer);
+        this.setState("connected", { worker: frame.worker });
+      }
+      this.hooks.onFrame(frame);
+    };
+    ws.onclose = (ev) => { if (this.ws === ws) this.fail(ws, ev.code); };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  fail(ws, code) {
+    if (this.ws !== ws) return;
+    this.drop(1000, "failed");
+    if (this.stopped) return;
+    if (code === CLOSE_BAD_TOKEN || code === CLOSE_UNKNOWN_SESSION) { this.hooks.onSessionGone(); return; }
+    if (code === CLOSE_GOING_AWAY || code === CLOSE_CLIENT_RESYNC) { this.attempt = 0; this.open(); return; }
+    this.scheduleRetry();
+  }
+
+  scheduleRetry() {
+    if (this.stopped) return;
+    if (!navigator.onLine) { this.setState("offline"); return; }
+    // Full jitter: a random delay in [0, min(cap, base * 2^attempt)].
+    const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
+    const delay = Math.random() * ceiling;
+    this.attempt += 1;
+    this.setState("reconnecting", { delay, attempt: this.attempt, retryAt: Date.now() + delay });
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  /** Reconnect at once (online again, a sequence gap, or the user asked). */
+  reconnectNow() {
+    if (this.stopped) return;
+    this.attempt = 0;
+    this.open();
+  }
+
+  /** Close and say hello again from the last seq (after a sequence gap). */
+  resync() {
+    if (this.ws) this.fail(this.ws, CLOSE_CLIENT_RESYNC);
+    else this.reconnectNow();
+  }
+
+  send(frame) {
+    if (!this.ready || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+}

@@ -1,0 +1,106 @@
+// Uploads: file picker, drag and drop, XHR progress, clear errors, "use the sample data".
+
+import { h, clear, fmtBytes, uuid } from "./dom.js";
+
+const ACCEPTED = /\.(xlsx|xls|csv)$/i;
+
+export class UploadPanel {
+  /**
+   * ctx: { panel, chooseButton, attachButton, sampleButton, fileInput, overlay, cards,
+   *        send(file, key, onProgress) -> Promise, onSample(), onAccepted(file), onSessionGone() }
+   */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.card = null;
+    ctx.chooseButton.addEventListener("click", () => ctx.fileInput.click());
+    ctx.attachButton.addEventListener("click", () => ctx.fileInput.click());
+    ctx.sampleButton.addEventListener("click", () => ctx.onSample());
+    ctx.fileInput.addEventListener("change", () => {
+      const file = ctx.fileInput.files && ctx.fileInput.files[0];
+      ctx.fileInput.value = "";
+      if (file) this.start(file);
+    });
+    this.bindDrop();
+  }
+
+  setVisible(visible) {
+    this.ctx.panel.hidden = !visible;
+  }
+
+  bindDrop() {
+    const { overlay } = this.ctx;
+    let depth = 0;
+    const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+    window.addEventListener("dragenter", (e) => { if (!hasFiles(e)) return; depth += 1; overlay.hidden = false; });
+    window.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) overlay.hidden = true; });
+    window.addEventListener("dragover", (e) => { if (hasFiles(e)) e.preventDefault(); });
+    window.addEventListener("drop", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      overlay.hidden = true;
+      const file = e.dataTransfer.files && e.dataTransfer.files[0];
+      if (file) this.start(file);
+    });
+  }
+
+  newCard(file, key) {
+    if (this.card) this.card.remove();
+    const label = h("div", { class: "progress-label" });
+    const fill = h("div", { class: "progress-fill" });
+    const bar = h("div", { class: "progress-bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-label": `Sending ${file.name}` }, fill);
+    const body = h("div", { class: "upload-body" });
+    // data-id matches the reply_to of the upload's user event, which replaces the card.
+    const card = h("article", { class: "msg user upload-card", dataset: { state: "sending", id: `upload:${key}` } },
+      h("div", { class: "bubble" }, h("div", { class: "upload-name", text: file.name }), label, bar, body));
+    this.ctx.cards.append(card);
+    this.card = card;
+    return { card, label, bar, fill, body };
+  }
+
+  async start(file, key = uuid()) {
+    const parts = this.newCard(file, key);
+    if (!ACCEPTED.test(file.name)) {
+      this.fail(parts, file, key, { code: "bad_type", message: `"${file.name}" is not an Excel or CSV file. Choose a .xlsx, .xls or .csv export from DHIS2.`, problems: [] }, false);
+      return;
+    }
+    parts.label.textContent = `Sending… 0 of ${fmtBytes(file.size)}`;
+    parts.card.scrollIntoView({ block: "nearest" });
+    try {
+      await this.ctx.send(file, key, (sent, total) => {
+        const fraction = total ? Math.min(1, sent / total) : 0;
+        parts.fill.style.width = `${(fraction * 100).toFixed(1)}%`;
+        parts.bar.setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
+        parts.label.textContent = fraction >= 1
+          ? `Sent ${fmtBytes(total)}; the server is reading it…`
+          : `Sending… ${fmtBytes(sent)} of ${fmtBytes(total)} (${Math.round(fraction * 100)}%)`;
+      });
+      // 202: the file is parsed and its turn committed; the log now tells the rest.
+      parts.card.remove();
+      if (this.card === parts.card) this.card = null;
+      this.ctx.onAccepted(file);
+    } catch (err) {
+      if (err.status === 401 || err.status === 404) { parts.card.remove(); this.ctx.onSessionGone(); return; }
+      this.fail(parts, file, key, err, err.status === 0 || err.status >= 500);
+    }
+  }
+
+  fail(parts, file, key, err, canRetry) {
+    if (!parts.card.isConnected) this.ctx.cards.append(parts.card);
+    parts.card.dataset.state = "failed";
+    parts.card.classList.add("failed");
+    parts.bar.remove();
+    parts.label.textContent = "";
+    clear(parts.body);
+    parts.body.append(h("p", { class: "error-text", role: "alert" }, h("strong", { text: "This file could not be used. " }), String(err.message || "Upload failed.")));
+    const problems = Array.isArray(err.problems) ? err.problems : [];
+    if (problems.length) {
+      parts.body.append(h("ul", { class: "problems" }, problems.map((p) => h("li", { text: typeof p === "string" ? p : (p && (p.message || JSON.stringify(p))) }))));
+    }
+    const actions = h("div", { class: "upload-actions" });
+    if (canRetry) actions.append(h("button", { type: "button", class: "btn", onclick: () => this.start(file, key) }, "Try again"));
+    actions.append(h("button", { type: "button", class: "btn", onclick: () => this.ctx.fileInput.click() }, "Choose another file"));
+    actions.append(h("button", { type: "button", class: "link-btn", onclick: () => { parts.card.remove(); if (this.card === parts.card) this.card = null; } }, "Dismiss"));
+    parts.body.append(actions);
+  }
+}
