@@ -72,7 +72,9 @@ class Defects:
     level_spellings: bool = False
 
     @classmethod
-    def of(cls, names: Defects | frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> Defects:
+    def of(
+        cls, names: Defects | frozenset[str] | set[str] | list[str] | tuple[str, ...]
+    ) -> Defects:
         """Defects from their names; unknown names are an error that lists the valid ones."""
         if isinstance(names, Defects):
             return names
@@ -122,7 +124,7 @@ def _geography_defects(
                 hit = (out["state"] == target["state"]) & (out["lga"] == target["lga"])
                 out.loc[hit & (out["ward"] == target["ward"]), "ward"] = donor["ward"]
     if defects.unknown_wards:
-        picks = wards.sample(n=max(1, len(wards) // 50), random_state=rng.integers(2**31))
+        picks = wards.sample(n=max(1, len(wards) // 50), random_state=int(rng.integers(2**31)))
         for _i, target in picks.iterrows():
             hit = (out["state"] == target["state"]) & (out["lga"] == target["lga"])
             out.loc[hit & (out["ward"] == target["ward"]), "ward"] = "Unknown"
@@ -165,5 +167,7 @@ def generate(
 def sample_upload() -> GeneratedFile:
     """The product's "use the sample data" file: two states, layout A, a totals row and a few
     duplicate rows for the upload summary to report. Deterministic."""
-    made = generate("A", "tiny", seed=2024, fmt="xlsx", defects=frozenset({"totals_row", "duplicate_rows"}))
+    made = generate(
+        "A", "tiny", seed=2024, fmt="xlsx", defects=frozenset({"totals_row", "duplicate_rows"})
+    )
     return GeneratedFile(made.data, "sample_malaria_tpr_two_states.xlsx", made.truth)

@@ -23,6 +23,9 @@ _CHUNK: Final = 5000
 _NS: Final = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL_NS: Final = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CT: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_PKG: Final = "http://schemas.openxmlformats.org/package/2006"
+_XML: Final = '<?xml version="1.0" encoding="UTF-8"?>'
+_RELS_CT: Final = "application/vnd.openxmlformats-package.relationships+xml"
 
 
 def _escape(text: str) -> str:
@@ -59,9 +62,7 @@ class _Strings:
         return f'<sst {_NS} count="{len(self.index)}" uniqueCount="{len(self.index)}">{items}</sst>'
 
 
-def _column_cells(
-    col: np.ndarray, letter: str, first_row: int, strings: _Strings
-) -> list[str]:
+def _column_cells(col: np.ndarray, letter: str, first_row: int, strings: _Strings) -> list[str]:
     """The XML of one column's cells for consecutive rows ("" for a blank cell)."""
     rows = range(first_row, first_row + len(col))
     if col.dtype.kind == "f":
@@ -84,7 +85,9 @@ def _sheet_xml(sheet: Sheet, strings: _Strings) -> Iterator[str]:
     letters = _letters(len(sheet.header))
     yield f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}><sheetData>'
     head = 2 if sheet.blank_first_row else 1
-    cells = "".join(strings.cell(f"{c}{head}", h) for c, h in zip(letters, sheet.header, strict=True))
+    cells = "".join(
+        strings.cell(f"{c}{head}", h) for c, h in zip(letters, sheet.header, strict=True)
+    )
     yield f'<row r="{head}">{cells}</row>'
     for start in range(0, sheet.n_rows, _CHUNK):
         first = head + 1 + start
@@ -93,7 +96,8 @@ def _sheet_xml(sheet: Sheet, strings: _Strings) -> Iterator[str]:
             for col, letter in zip(sheet.columns, letters, strict=True)
         ]
         yield "".join(
-            f'<row r="{first + i}">{"".join(row)}</row>' for i, row in enumerate(zip(*cols))
+            f'<row r="{first + i}">{"".join(row)}</row>'
+            for i, row in enumerate(zip(*cols, strict=True))
         )
     yield "</sheetData></worksheet>"
 
@@ -111,23 +115,21 @@ def _workbook_parts(names: list[str]) -> dict[str, str]:
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_CT}.worksheet+xml"/>'
         for i in range(1, n + 1)
     )
-    pkg = "http://schemas.openxmlformats.org/package/2006"
     return {
-        "[Content_Types].xml": f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{pkg}/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        "[Content_Types].xml": f'{_XML}<Types xmlns="{_PKG}/content-types">'
+        f'<Default Extension="rels" ContentType="{_RELS_CT}"/>'
         '<Default Extension="xml" ContentType="application/xml"/>'
         f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
         f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/>'
         f"{overrides}</Types>",
-        "_rels/.rels": f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{pkg}/relationships">'
+        "_rels/.rels": f'{_XML}<Relationships xmlns="{_PKG}/relationships">'
         f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
         "</Relationships>",
-        "xl/workbook.xml": f'<?xml version="1.0" encoding="UTF-8"?><workbook {_NS} xmlns:r="{_REL_NS}">'
+        "xl/workbook.xml": f'{_XML}<workbook {_NS} xmlns:r="{_REL_NS}">'
         f"<sheets>{sheets}</sheets></workbook>",
-        "xl/_rels/workbook.xml.rels": f'<?xml version="1.0" encoding="UTF-8"?>'
-        f'<Relationships xmlns="{pkg}/relationships">{rels}'
-        f'<Relationship Id="rId{n + 1}" Type="{_REL_NS}/sharedStrings" Target="sharedStrings.xml"/>'
-        "</Relationships>",
+        "xl/_rels/workbook.xml.rels": f'{_XML}<Relationships xmlns="{_PKG}/relationships">{rels}'
+        f'<Relationship Id="rId{n + 1}" Type="{_REL_NS}/sharedStrings" '
+        'Target="sharedStrings.xml"/></Relationships>',
     }
 
 
@@ -168,5 +170,5 @@ def write_csv(sheet: Sheet) -> bytes:
         writer.writerow([""] * len(sheet.header))
     writer.writerow(sheet.header)
     cols = [[_csv_value(v) for v in c.tolist()] for c in sheet.columns]
-    writer.writerows(zip(*cols))
+    writer.writerows(zip(*cols, strict=True))
     return buffer.getvalue().encode("utf-8")

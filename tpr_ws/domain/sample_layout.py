@@ -210,7 +210,11 @@ def _pivot_sheet(truth: pd.DataFrame) -> Sheet:
     labels = [*sums.index.astype(str), "Grand Total"]
     t = [*sums[tested].tolist(), float(sums[tested].sum())]
     p = [*sums[positive].tolist(), float(sums[positive].sum())]
-    header = ["Row Labels", f"Sum of {schema.DHIS2_NAMES[tested]}", f"Sum of {schema.DHIS2_NAMES[positive]}"]
+    header = [
+        "Row Labels",
+        f"Sum of {schema.DHIS2_NAMES[tested]}",
+        f"Sum of {schema.DHIS2_NAMES[positive]}",
+    ]
     cols = [np.asarray(labels, dtype=object), np.asarray(t), np.asarray(p)]
     return Sheet("pivot", header, cols)
 

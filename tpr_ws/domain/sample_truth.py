@@ -88,18 +88,22 @@ def add_count_defects(
     if n == 0:
         return out
     if negatives:
+        # A few cells of RDT counts turn negative (data-entry slips DHIS2 lets through).
+        targets = list(schema.INDICATOR_COLUMNS[:3] + schema.INDICATOR_COLUMNS[6:9])
         hits = rng.choice(n, size=max(2, n // 400), replace=True)
-        cols = rng.choice(list(schema.INDICATOR_COLUMNS[:3] + schema.INDICATOR_COLUMNS[6:9]), len(hits))
-        for row, col in zip(hits, cols, strict=True):
-            j = out.columns.get_loc(col)
-            out.iat[int(row), j] = -float(rng.integers(1, 6))
+        picks = rng.integers(0, len(targets), len(hits))
+        for i, column in enumerate(targets):
+            values = out[column].to_numpy(dtype=np.float64).copy()
+            rows = hits[picks == i]
+            values[rows] = -rng.integers(1, 6, len(rows)).astype(np.float64)
+            out[column] = values
     if over:
         tested = out[schema.count_column(Method.RDT, "tested", AgeGroup.UNDER_5)].to_numpy()
         candidates = np.flatnonzero(tested > 0)
         if len(candidates):
             hits = rng.choice(candidates, size=max(2, len(candidates) // 150), replace=False)
-            col = out.columns.get_loc(schema.count_column(Method.RDT, "positive", AgeGroup.UNDER_5))
-            values = out.iloc[:, col].to_numpy().copy()
+            column = schema.count_column(Method.RDT, "positive", AgeGroup.UNDER_5)
+            values = out[column].to_numpy(dtype=np.float64).copy()
             values[hits] = tested[hits] * rng.integers(2, 7, len(hits))
-            out.iloc[:, col] = values
+            out[column] = values
     return out

@@ -90,7 +90,9 @@ def select_rows(frame: pd.DataFrame, state: str, level: FacilityLevel) -> pd.Dat
     return in_state
 
 
-def ward_table(frame: pd.DataFrame, state: str, level: FacilityLevel, age: AgeGroup) -> pd.DataFrame:
+def ward_table(
+    frame: pd.DataFrame, state: str, level: FacilityLevel, age: AgeGroup
+) -> pd.DataFrame:
     """One row per ward of `state` at `level` (schema.WARD_TABLE_COLUMNS), sorted by LGA, ward.
 
     The state's wards at a level are those with at least one facility of that level; a ward

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Final
 
@@ -36,7 +37,7 @@ def _histogram(tpr: pd.Series) -> list[dict[str, Any]]:
     """Counts of ward TPRs in [0,10), [10,20), ..., [90,100), and [100, ...)."""
     values = tpr.to_numpy(dtype=np.float64)
     bins: list[dict[str, Any]] = []
-    for low, high in zip(HISTOGRAM_EDGES[:-1], HISTOGRAM_EDGES[1:], strict=True):
+    for low, high in itertools.pairwise(HISTOGRAM_EDGES):
         count = int(((values >= low) & (values < high)).sum())
         bins.append({"from": low, "to": high, "count": count})
     bins.append({"from": 100, "to": None, "count": int((values >= 100).sum())})
@@ -47,13 +48,15 @@ def _top_wards(with_data: pd.DataFrame) -> list[dict[str, Any]]:
     top = with_data.sort_values(["TPR", "Tested"], ascending=[False, False], kind="stable")
     return [
         {
-            "lga": str(row.LGA),
-            "ward": str(row.Ward),
-            "tpr": _round(row.TPR),
-            "tested": int(row.Tested),
-            "positive": int(row.Positive),
+            "lga": str(lga),
+            "ward": str(ward),
+            "tpr": _round(float(tpr)),
+            "tested": int(tested),
+            "positive": int(positive),
         }
-        for row in top.head(TOP_WARDS).itertuples(index=False)
+        for lga, ward, tpr, tested, positive in top.head(TOP_WARDS)[
+            ["LGA", "Ward", "TPR", "Tested", "Positive"]
+        ].to_numpy(dtype=object)
     ]
 
 

@@ -1,0 +1,140 @@
+"""Downloads of one analysis: the ward table as CSV and XLSX, and a Markdown summary report."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from tpr_ws.domain import schema
+from tpr_ws.domain.schema import AgeGroup, FacilityLevel
+from tpr_ws.domain.tpr import TprResult
+
+_RATE_COLUMNS: Final = ("TPR",)
+_COUNT_COLUMNS: Final = (
+    "Tested", "Positive", "RDT_Tested", "RDT_Positive", "Microscopy_Tested",
+    "Microscopy_Positive", "Facilities", "Reporting_Rows", "Excluded_Rows",
+)  # fmt: skip
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9-]+")
+_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def output_filename(state: str, level: FacilityLevel | str, age: AgeGroup | str, ext: str) -> str:
+    """`<State>_TPR_<level>_<age>.<ext>` with only letters, digits, '-' and '_'."""
+    safe_state = _UNSAFE.sub("-", state.strip()).strip("-") or "State"
+    safe_ext = _UNSAFE.sub("", ext.lstrip(".")) or "txt"
+    return f"{safe_state}_TPR_{FacilityLevel(level).value}_{AgeGroup(age).value}.{safe_ext}"
+
+
+def _display_table(result: TprResult) -> pd.DataFrame:
+    """The ward table with rates rounded to 2 decimals and counts as integers."""
+    table = result.wards[list(schema.WARD_TABLE_COLUMNS)].copy()
+    for column in _RATE_COLUMNS:
+        table[column] = table[column].astype(np.float64).round(2)
+    for column in _COUNT_COLUMNS:
+        table[column] = np.rint(table[column].to_numpy(dtype=np.float64)).astype(np.int64)
+    return table
+
+
+def ward_table_csv(result: TprResult) -> bytes:
+    """The ward table as UTF-8 CSV; a ward without data has an empty TPR."""
+    return _display_table(result).to_csv(index=False, float_format="%.2f").encode("utf-8")
+
+
+def ward_table_xlsx(result: TprResult) -> bytes:
+    """The ward table as an XLSX workbook: bold frozen header, numbers stored as numbers."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None  # a new Workbook always has one sheet
+    sheet.title = "Ward TPR"
+    sheet.append(list(schema.WARD_TABLE_COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    for row in _display_table(result).itertuples(index=False):
+        sheet.append([_cell(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def md_escape(value: object) -> str:
+    """A data value made inert in Markdown and HTML: table pipes, emphasis, links and tags."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _fmt(value: float | None, suffix: str = "") -> str:
+    return "no data" if value is None else f"{value:.1f}{suffix}"
+
+
+def summary_report(result: TprResult, *, file_name: str | None = None) -> str:
+    """A short Markdown report: parameters, rule, statistics, top wards, data-quality notes."""
+    s = result.summary
+    stats, quality = s["stats"], s["quality"]
+    lines = [
+        f"# Malaria test positivity rate: {md_escape(result.state)}",
+        "",
+        "## Parameters",
+        "",
+        f"- State: {md_escape(result.state)}",
+        f"- Facility level: {md_escape(s['level'])}",
+        f"- Age group: {md_escape(s['age_label'])}",
+    ]
+    if file_name:
+        lines.append(f"- Source file: {md_escape(file_name)}")
+    lines += [
+        "",
+        "## Rule",
+        "",
+        md_escape(s["rule"]),
+        "",
+        "## Results",
+        "",
+        f"- State TPR (pooled over all wards): **{_fmt(s['state_tpr'], '%')}** "
+        f"({s['positive']:,} positive of {s['tested']:,} tested)",
+        f"- Wards: {s['wards_total']} ({s['wards_with_data']} with data, "
+        f"{s['wards_no_data']} without)",
+        f"- Ward TPR distribution: mean {_fmt(stats['mean'])}, median {_fmt(stats['median'])}, "
+        f"min {_fmt(stats['min'])}, max {_fmt(stats['max'])} (the state figure is pooled, "
+        "not the mean of ward rates)",
+        f"- Wards above 50%: {s['above_50']}; above 70%: {s['above_70']}",
+        "",
+        *_top_wards_table(s["top_wards"]),
+        "",
+        "## Data quality",
+        "",
+        f"- Facility-months contributing: {quality['reporting_rows']:,}; without usable data: "
+        f"{quality['rows_without_data']:,}",
+        f"- Facility-months excluded for a method with negative counts or positives above "
+        f"tested: {quality['excluded_rows']:,} (in {quality['wards_with_excluded_rows']} wards)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _top_wards_table(top: list[dict[str, Any]]) -> list[str]:
+    if not top:
+        return ["No ward has data for this choice."]
+    rows = ["## Highest TPR wards", "", "| # | LGA | Ward | TPR (%) | Tested | Positive |",
+            "|---:|---|---|---:|---:|---:|"]  # fmt: skip
+    for rank, ward in enumerate(top, 1):
+        rows.append(
+            f"| {rank} | {md_escape(ward['lga'])} | {md_escape(ward['ward'])} | "
+            f"{_fmt(ward['tpr'])} | {ward['tested']:,} | {ward['positive']:,} |"
+        )
+    return rows
