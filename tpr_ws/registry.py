@@ -10,6 +10,7 @@ exactly-once in effect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -79,13 +80,17 @@ Turn = Callable[[bytes | None, Lease], Awaitable[TurnOutput]]
 
 async def _shielded(cleanup: Coroutine[Any, Any, Any]) -> None:
     """Run cleanup to completion even if the caller is being cancelled (TTL is the backstop)."""
-    # Cancelled again while cleaning up: the shielded task still finishes in the background.
+    # Cancelled again while cleaning up: the shielded task still finishes in the background,
+    # and the callback collects its outcome so a failure is not reported as never retrieved.
     task = asyncio.ensure_future(cleanup)
-    try:
+    task.add_done_callback(_collect)
+    with contextlib.suppress(RedisError, OSError):  # unreachable: the lease TTL frees it
         await asyncio.shield(task)
-    except (RedisError, OSError):
-        # Redis unreachable: the lease TTL releases it instead.
-        pass
+
+
+def _collect(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class Registry:

@@ -142,6 +142,15 @@ class Storage:
         self._append = redis.register_script(APPEND)
         self._read_log = redis.register_script(READ_LOG)
 
+    async def initialize(self) -> None:
+        """Connect once before concurrent use (a cluster client loads its slot map here:
+        redis-py's async cluster client can break connections when many first commands
+        race its lazy initialization)."""
+        if isinstance(self.redis, RedisCluster):
+            await self.redis.initialize()
+        else:
+            await self.redis.ping()
+
     def _keys(self, sid: str) -> _Keys:
         if not sid or "{" in sid or "}" in sid:
             raise ValueError(f"invalid session id {sid!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -18,7 +18,7 @@ class Backend:
     url: str
 
 
-ClientFactory = Callable[[], RedisClient]
+ClientFactory = Callable[[], Awaitable[RedisClient]]
 
 
 @pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
@@ -33,10 +33,11 @@ async def client_factory(backend: Backend) -> AsyncIterator[ClientFactory]:
     """New asyncio clients of the backend's kind; closed after the test."""
     clients: list[RedisClient] = []
 
-    def make() -> RedisClient:
+    async def make() -> RedisClient:
         client: RedisClient
         if backend.kind == "cluster":
             client = RedisCluster.from_url(backend.url)
+            await client.initialize()
         else:
             client = aioredis.Redis.from_url(backend.url)
         clients.append(client)
@@ -48,6 +49,6 @@ async def client_factory(backend: Backend) -> AsyncIterator[ClientFactory]:
 
 
 @pytest.fixture
-def storage(client_factory: ClientFactory) -> Storage:
+async def storage(client_factory: ClientFactory) -> Storage:
     """Storage on a fresh client, with a small log so trimming is easy to reach."""
-    return Storage(client_factory(), prefix="t", log_max_events=50)
+    return Storage(await client_factory(), prefix="t", log_max_events=50)

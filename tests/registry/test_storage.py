@@ -31,7 +31,6 @@ async def test_trimmed_log_reports_gap(storage: Storage) -> None:
 
 
 async def test_appended_events_are_published(storage: Storage) -> None:
-    await storage.last_seq("s1")  # a cluster client learns the slot map on its first command
     pubsub = storage.redis.pubsub()
     await pubsub.subscribe(storage.events_channel("s1"))
     try:

@@ -1,0 +1,110 @@
+"""Turns and process entry points shared by the registry tests (importable by spawn children)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from tpr_ws.actors.counter import increment
+from tpr_ws.errors import Fenced, LeaseLost
+from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
+from tpr_ws.storage import RedisClient, Storage
+
+PREFIX = "t"
+LOG_MAX = 5000
+
+
+def make_client(kind: str, url: str) -> RedisClient:
+    if kind == "cluster":
+        return RedisCluster.from_url(url)
+    return aioredis.Redis.from_url(url)
+
+
+async def count_turn(state: bytes | None, lease: Lease, message_id: str = "m") -> TurnOutput:
+    new_state, events = increment(state, message_id)
+    return TurnOutput(new_state, events, {"count": orjson.loads(new_state)["count"]})
+
+
+def counter(message_id: str) -> Any:
+    async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
+        return await count_turn(state, lease, message_id)
+
+    return turn
+
+
+def result_tuple(r: TurnResult) -> tuple[int, int, dict[str, Any]]:
+    return (r.first_seq, r.last_seq, r.result)
+
+
+# -- process entry points (each its own event loop and client) --------------------------------
+
+
+def send_many(kind: str, url: str, sid: str, worker: int, n: int, ttl_ms: int) -> None:
+    async def main() -> None:
+        client = make_client(kind, url)
+        registry = Registry(
+            Storage(client, prefix=PREFIX, log_max_events=LOG_MAX),
+            lease_ttl_ms=ttl_ms,
+            holder_prefix=f"w{worker}:",
+        )
+        try:
+            for i in range(n):
+                mid = f"w{worker}-{i}"
+                await registry.run(sid, mid, counter(mid))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def send_once(kind: str, url: str, sid: str, mid: str, ttl_ms: int, start: Any, out: Any) -> None:
+    """Wait for `start` (a multiprocessing Event), send one message, report its answer."""
+
+    async def main() -> None:
+        client = make_client(kind, url)
+        registry = Registry(
+            Storage(client, prefix=PREFIX, log_max_events=LOG_MAX), lease_ttl_ms=ttl_ms
+        )
+        try:
+            await client.ping()
+            start.wait()
+            r = await registry.run(sid, mid, counter(mid))
+            out.put((r.duplicate, result_tuple(r)))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def hold_and_block(
+    kind: str, url: str, sid: str, mid: str, ttl_ms: int, block_s: float, in_turn: Any, out: Any
+) -> None:
+    """Run a turn that signals `in_turn`, then blocks its whole loop (a GC pause, a stall)."""
+
+    async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
+        out.put(("epoch", lease.epoch))
+        in_turn.set()
+        time.sleep(block_s)  # noqa: ASYNC251 - a stall on purpose: renewals cannot run either
+        return await count_turn(state, lease, mid)
+
+    async def main() -> None:
+        client = make_client(kind, url)
+        registry = Registry(
+            Storage(client, prefix=PREFIX, log_max_events=LOG_MAX), lease_ttl_ms=ttl_ms
+        )
+        try:
+            await registry.run(sid, mid, turn)
+            out.put(("outcome", "committed"))
+        except Fenced:
+            out.put(("outcome", "fenced"))
+        except LeaseLost:
+            out.put(("outcome", "lease_lost"))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())

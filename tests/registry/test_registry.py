@@ -1,0 +1,212 @@
+"""Registry: turns, FIFO hand-over, fencing, lease loss and cancellation, on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.registry.conftest import ClientFactory
+from tests.registry.helpers import LOG_MAX, PREFIX, count_turn, counter, result_tuple
+from tpr_ws.actors.counter import count_of
+from tpr_ws.errors import Fenced, LeaseLost
+from tpr_ws.registry import Lease, Registry, TurnOutput
+from tpr_ws.storage import Acquired, Storage
+
+
+async def make_registry(factory: ClientFactory, ttl_ms: int = 2000) -> Registry:
+    storage = Storage(await factory(), prefix=PREFIX, log_max_events=LOG_MAX)
+    return Registry(storage, lease_ttl_ms=ttl_ms)
+
+
+class CountingStorage(Storage):
+    """Counts acquire round trips per caller token (to prove waiters do not poll)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquires: dict[str, int] = {}
+
+    async def acquire(
+        self, sid: str, message_id: str, token: str, ttl_ms: int, *, first: bool = True
+    ) -> Acquired:
+        self.acquires[token] = self.acquires.get(token, 0) + 1
+        return await super().acquire(sid, message_id, token, ttl_ms, first=first)
+
+
+async def test_turns_commit_state_and_numbered_events(client_factory: ClientFactory) -> None:
+    registry = await make_registry(client_factory)
+    first = await registry.run("s", "m1", counter("m1"))
+    second = await registry.run("s", "m2", counter("m2"))
+    assert not first.duplicate and (first.first_seq, first.last_seq) == (1, 1)
+    assert second.events == [
+        {"seq": 2, "role": "bot", "text": "count is 2", "reply_to": "m2", "count": 2}
+    ]
+    assert second.result == {"count": 2}
+    assert count_of(await registry.storage.load_state("s")) == 2
+    log = await registry.storage.read_log("s", 0)
+    assert [e["seq"] for e in log.events] == [1, 2]
+
+
+async def test_same_id_twice_has_one_effect_and_same_answer(
+    client_factory: ClientFactory,
+) -> None:
+    registry = await make_registry(client_factory)
+    a = await registry.run("s", "m1", counter("m1"))
+    b = await registry.run("s", "m1", counter("m1"))
+    c, d = await asyncio.gather(
+        registry.run("s", "m2", counter("m2")), registry.run("s", "m2", counter("m2"))
+    )
+    assert (a.duplicate, b.duplicate) == (False, True)
+    assert result_tuple(a) == result_tuple(b) and b.events == []
+    assert sorted([c.duplicate, d.duplicate]) == [False, True]
+    assert result_tuple(c) == result_tuple(d)
+    assert count_of(await registry.storage.load_state("s")) == 2
+    assert await registry.storage.last_seq("s") == 2
+    assert await registry.storage.lease_holder("s") == (None, -2)
+
+
+async def test_concurrent_senders_run_in_arrival_order(client_factory: ClientFactory) -> None:
+    storage = CountingStorage(await client_factory(), prefix=PREFIX, log_max_events=LOG_MAX)
+    registry = Registry(storage, lease_ttl_ms=5000)
+    order: list[int] = []
+
+    async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
+        order.append(lease.ticket)
+        await asyncio.sleep(random.random() / 200)  # let more arrivals pile up behind us
+        return await count_turn(state, lease)
+
+    async def sender(i: int) -> None:
+        await asyncio.sleep(random.random() / 50)
+        await registry.run("s", f"m{i}", turn)
+
+    await asyncio.gather(*(sender(i) for i in range(20)))
+    assert sorted(order) == list(range(1, 21))
+    assert order == sorted(order), "turns must run in the order their acquires reached Redis"
+    # No polling: each sender acquired once, plus once more after being woken if it queued.
+    assert max(storage.acquires.values()) <= 2
+    assert count_of(await storage.load_state("s")) == 20
+
+
+async def test_long_turn_keeps_its_lease_by_renewing(client_factory: ClientFactory) -> None:
+    registry = await make_registry(client_factory, ttl_ms=300)
+
+    async def slow(state: bytes | None, lease: Lease) -> TurnOutput:
+        await asyncio.sleep(1.0)  # more than three TTLs
+        lease.check()
+        return await count_turn(state, lease)
+
+    rival = asyncio.create_task(registry.run("s", "m2", counter("m2")))
+    result = await registry.run("s", "m1", slow)
+    await rival
+    assert result.first_seq == 1 and not result.duplicate
+    assert count_of(await registry.storage.load_state("s")) == 2
+
+
+async def test_lost_lease_cancels_turn_and_changes_nothing(
+    client_factory: ClientFactory,
+) -> None:
+    registry = await make_registry(client_factory, ttl_ms=300)
+    cancelled = asyncio.Event()
+
+    async def victim(state: bytes | None, lease: Lease) -> TurnOutput:
+        # Someone else's takeover, as seen from Redis: our lease is gone.
+        await registry.storage.release("s", lease.token, 300)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return await count_turn(state, lease)
+
+    with pytest.raises(LeaseLost):
+        await registry.run("s", "m1", victim)
+    assert cancelled.is_set()
+    assert await registry.storage.load_state("s") is None
+    assert await registry.storage.last_seq("s") == 0
+    again = await registry.run("s", "m1", counter("m1"))  # the resend works normally
+    assert not again.duplicate and again.result == {"count": 1}
+
+
+async def test_late_commit_is_fenced(client_factory: ClientFactory) -> None:
+    registry = await make_registry(client_factory, ttl_ms=300)
+    successor_done = asyncio.Event()
+
+    async def paused(state: bytes | None, lease: Lease) -> TurnOutput:
+        # Simulate a stall the renewer cannot see: our lease expires and a successor commits.
+        lease._mark_lost = lambda: None  # type: ignore[method-assign]
+        await registry.storage.release("s", lease.token, 300)
+        await registry.run("s", "m2", counter("m2"))
+        successor_done.set()
+        return TurnOutput(orjson.dumps({"count": 100}), [{"text": "stale"}])
+
+    with pytest.raises((Fenced, LeaseLost)):
+        await registry.run("s", "m1", paused)
+    assert successor_done.is_set()
+    assert count_of(await registry.storage.load_state("s")) == 1
+    assert [e["reply_to"] for e in (await registry.storage.read_log("s", 0)).events] == ["m2"]
+
+
+async def test_cancelled_turn_releases_lease_at_once(client_factory: ClientFactory) -> None:
+    registry = await make_registry(client_factory, ttl_ms=60_000)
+    entered = asyncio.Event()
+
+    async def stuck(state: bytes | None, lease: Lease) -> TurnOutput:
+        entered.set()
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
+
+    task = asyncio.create_task(registry.run("s", "m1", stuck))
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Released by the shielded cleanup, long before the 60 s TTL.
+    assert await registry.storage.lease_holder("s") == (None, -2)
+    done = await asyncio.wait_for(registry.run("s", "m2", counter("m2")), 10)
+    assert done.result == {"count": 1}
+
+
+async def test_cancelled_waiter_leaves_queue(client_factory: ClientFactory) -> None:
+    registry = await make_registry(client_factory, ttl_ms=60_000)
+    entered, go = asyncio.Event(), asyncio.Event()
+
+    async def holder(state: bytes | None, lease: Lease) -> TurnOutput:
+        entered.set()
+        await go.wait()
+        return await count_turn(state, lease)
+
+    first = asyncio.create_task(registry.run("s", "m1", holder))
+    await entered.wait()
+    waiter = asyncio.create_task(registry.run("s", "m2", counter("m2")))
+    third = asyncio.create_task(registry.run("s", "m3", counter("m3")))
+    while len(await registry.storage.waiters("s")) < 2:  # noqa: ASYNC110 - Redis-side state
+        await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert len(await registry.storage.waiters("s")) == 1
+    go.set()
+    await first
+    # The third is woken by the release, not after the 60 s safety-net timeout.
+    assert (await asyncio.wait_for(third, 10)).result == {"count": 2}
+
+
+async def test_two_turns_never_overlap(client_factory: ClientFactory) -> None:
+    registry = await make_registry(client_factory)
+    inside = 0
+    peak = 0
+
+    async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+        await asyncio.sleep(0.002)
+        inside -= 1
+        return await count_turn(state, lease)
+
+    await asyncio.gather(*(registry.run("s", f"m{i}", turn) for i in range(30)))
+    assert peak == 1
+    assert count_of(await registry.storage.load_state("s")) == 30
