@@ -3,8 +3,9 @@
 Text is cut into tokens (letters, digits, `<`, `>=`, `+`; "u5" -> u 5), and a phrase matches
 when its tokens occur contiguously in the reply: "no" never selects Kano, "end" inside
 "recommended" and "back" inside "feedback" are not words of their own. Order of trust:
-an option number ("2"), then exact phrases (the longest matching phrase wins, so "all facility
-levels" beats "all"), then close misspellings (difflib, only against this stage's phrases).
+an option number ("2"), then exact phrases (a phrase found inside a longer one gives way, so "all
+facility levels" beats "all"), then close misspellings (difflib ratio >= 0.85, only against this
+stage's phrases).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from enum import StrEnum
 from typing import Final
 
 _TOKEN: Final = re.compile(r"[a-z]+|[0-9]+|[<>]=?|\+")
-FUZZY_CUTOFF: Final = 0.8
+FUZZY_CUTOFF: Final = 0.85
 _NUMBER_FILLERS: Final = frozenset({"option", "number", "choice", "pick", "choose", "select"})
 
 
@@ -146,13 +147,30 @@ def _best(scored: Iterable[tuple[float, str]]) -> Match:
     return Picked(winners[0]) if len(winners) == 1 else Ambiguous(winners)
 
 
+def _spans(haystack: tuple[str, ...], needle: tuple[str, ...]) -> list[tuple[int, int]]:
+    n = len(needle)
+    return [(i, i + n) for i in range(len(haystack) - n + 1) if n and haystack[i : i + n] == needle]
+
+
 def _exact(toks: tuple[str, ...], candidates: Sequence[Candidate]) -> Match:
-    return _best(
-        (float(len(ptoks)), c.value)
+    """Phrases found in the reply; one found inside another's words gives way to it
+    ("all" inside "all facility levels"), while separate ones ("kids and pregnant women")
+    are ambiguous."""
+    hits = [
+        (span, c.value)
         for c in candidates
         for ptoks in map(tokens, c.phrases)
-        if _contains(toks, ptoks)
-    )
+        for span in _spans(toks, ptoks)
+    ]
+    kept = {
+        value
+        for (a, b), value in hits
+        if not any(c <= a and b <= d and (c, d) != (a, b) for (c, d), _ in hits)
+    }
+    values = tuple(dict.fromkeys(v for c in candidates for v in [c.value] if v in kept))
+    if not values:
+        return NoMatch()
+    return Picked(values[0]) if len(values) == 1 else Ambiguous(values)
 
 
 def _fuzzy(toks: tuple[str, ...], candidates: Sequence[Candidate]) -> Match:
