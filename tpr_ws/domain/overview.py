@@ -125,13 +125,14 @@ def _quality(report: dict[str, Any]) -> dict[str, Any]:
 
 def _completeness(frame: pd.DataFrame, method: Method) -> float:
     cells = _tested_cells(frame, method, schema.SINGLE_AGES)
-    return _pct(float((~np.isnan(cells)).sum()), float(cells.size))
+    return _pct(float((~np.isnan(cells)).any(axis=1).sum()), float(len(frame)))
 
 
 def describe_dataset(frame: pd.DataFrame, report: dict[str, Any]) -> dict[str, Any]:
     """The dataset's overview (JSON-able): sizes, months, completeness, quality, per state.
 
-    Completeness is the share of tested cells (all ages) that are filled. "tests" counts persons
+    Completeness is the share of rows with any tested cell for the method (as the ingest
+    report counts it). "tests" counts persons
     tested, RDT plus microscopy, over the slice; `report` is the ingest report's dict.
     """
     ids = _nested_ids(frame, [schema.STATE, schema.LGA, schema.WARD, schema.FACILITY])
