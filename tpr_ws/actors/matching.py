@@ -16,7 +16,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
+
+from tpr_ws.actors import messages as msg
+from tpr_ws.actors.messages import Option
+from tpr_ws.actors.state import Stage
 
 _TOKEN: Final = re.compile(r"[a-z]+|[0-9]+|[<>]=?|\+")
 FUZZY_CUTOFF: Final = 0.85
@@ -234,3 +238,61 @@ STATE_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 RECOMMENDED_PHRASES: Final = ("recommended", "the recommended one", "default", "suggested")
+
+ACTION_PHRASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "sample": ("sample data", "demo", "example", "example data", "test data"),
+    "continue": ("keep", "keep the file", "current file", "same file"),
+    "change state": ("another state", "different state", "other state", "switch state",
+                     "new state", "pick a state"),
+    "change level": ("change facility level", "another level", "different level",
+                     "facility level", "level"),
+    "change age": ("change age group", "another age group", "different age group",
+                   "age group", "another age"),
+}  # fmt: skip
+
+
+def _synonyms(stage: Stage, value: str) -> tuple[str, ...]:
+    if stage is Stage.SELECT_STATE:
+        return (f"{value} state", *STATE_ALIASES.get(value, ()))
+    if stage is Stage.SELECT_FACILITY_LEVEL:
+        return LEVEL_PHRASES.get(value, ())
+    if stage is Stage.SELECT_AGE_GROUP:
+        return AGE_PHRASES.get(value, ())
+    return ACTION_PHRASES.get(value, ())
+
+
+def stage_candidates(
+    stage: Stage, options: Sequence[Option], overview: Mapping[str, Any], state: str
+) -> list[Candidate]:
+    """What a stage accepts: its options, by label, value and synonyms (the recommended one also
+    as "recommended"); at results also every state, level and age group by name, with values
+    "state:Kano", "level:All", "age:pw", so one change can be typed directly."""
+    out = [
+        Candidate(o.value, (o.label, o.value, *_synonyms(stage, o.value)) + (
+            RECOMMENDED_PHRASES if o.recommended else ()))
+        for o in options
+    ]  # fmt: skip
+    if stage is not Stage.RESULTS:
+        return out
+    states = [str(x) for x in overview.get("states") or []]
+    if len(states) > 1:
+        out += [
+            Candidate(f"state:{x}", (x, f"{x} state", *STATE_ALIASES.get(x, ()))) for x in states
+        ]
+    out += [
+        Candidate(f"level:{lv}", (msg.LEVEL_LABELS[lv], *LEVEL_PHRASES[lv]))
+        for lv in msg.available_levels(overview, state)
+    ]
+    out += [Candidate(f"age:{a}", (msg.age_label(a), *AGE_PHRASES[a])) for a in msg.AGES]
+    return out
+
+
+def candidate_label(value: str, options: Sequence[Option]) -> str:
+    """How to name a candidate in a question: its option's label, or "all facility levels"."""
+    for o in options:
+        if o.value == value:
+            return o.label
+    kind, _, name = value.partition(":")
+    if kind == "level":
+        return msg.level_phrase(name)
+    return msg.age_label(name) if kind == "age" else name

@@ -33,17 +33,14 @@ from typing import Any, Final
 
 from tpr_ws.actors import messages as msg
 from tpr_ws.actors.matching import (
-    AGE_PHRASES,
-    LEVEL_PHRASES,
-    RECOMMENDED_PHRASES,
-    STATE_ALIASES,
     Ambiguous,
-    Candidate,
     Command,
     Picked,
+    candidate_label,
     fuzzy_command,
     match_command,
     match_option,
+    stage_candidates,
 )
 from tpr_ws.actors.messages import Option
 from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState, initial_state
@@ -180,15 +177,17 @@ def _show_results(s: WorkflowState, before: str = "") -> Outcome:
     return s, [Reply(text, Stage.RESULTS, msg.results_actions(_overview(s)), data)]
 
 
-def _first_choice(s: WorkflowState, before: str = "") -> Outcome:
+def _first_choice(
+    s: WorkflowState, before: str = "", data: dict[str, Any] | None = None
+) -> Outcome:
     """After an upload: ask for the state, or auto-select the only one and ask for the level."""
     states = [str(x) for x in _overview(s).get("states") or []]
     s = replace(s, choices=Choices(), results=None)
     if len(states) == 1:
         s = replace(s, stage=Stage.SELECT_FACILITY_LEVEL, choices=Choices(state=states[0]))
         note = f"This file holds one state, **{msg.md(states[0])}**, so I selected it."
-        return _ask(s, f"{before}\n\n{note}" if before else note)
-    return _ask(replace(s, stage=Stage.SELECT_STATE), before)
+        return _ask(s, f"{before}\n\n{note}" if before else note, data=data)
+    return _ask(replace(s, stage=Stage.SELECT_STATE), before, data=data)
 
 
 def _to_results(s: WorkflowState, before: str = "") -> Outcome:
@@ -248,18 +247,14 @@ def _pick_change(s: WorkflowState, value: str) -> Outcome:
         return COMMANDS[Command(value)](s)
     kind, _, new = value.partition(":")
     c = s.choices
-    changed = {
-        "state": replace(c, state=new),
-        "level": replace(c, level=new),
-        "age": replace(c, age=new),
-    }[kind]
+    changed = {"state": replace(c, state=new), "level": replace(c, level=new),
+               "age": replace(c, age=new)}.get(kind)  # fmt: skip
+    if changed is None:
+        return _ask(s)
     if changed == c:
-        return _show_results(
-            s, f"Already showing {msg.md(msg.age_label(new) if kind == 'age' else new)}."
-        )
-    if kind == "state":
-        return _pick_state(s, new)
-    return _compute(s, changed)
+        shown = msg.age_label(new) if kind == "age" else new
+        return _show_results(s, f"Already showing {msg.md(shown)}.")
+    return _pick_state(s, new) if kind == "state" else _compute(s, changed)
 
 
 PICKS: Final[Mapping[Stage, Callable[[WorkflowState, str], Outcome]]] = {
@@ -345,61 +340,9 @@ def _status_text(s: WorkflowState) -> str:
 # -- reading a reply -------------------------------------------------------------------------
 
 
-def _candidate(o: Option, value: str, extra: tuple[str, ...] = ()) -> Candidate:
-    phrases = (o.label, o.value, *extra) + (RECOMMENDED_PHRASES if o.recommended else ())
-    return Candidate(value, phrases)
-
-
-def _synonyms(s: WorkflowState, value: str) -> tuple[str, ...]:
-    if s.stage is Stage.SELECT_STATE:
-        return (f"{value} state", *STATE_ALIASES.get(value, ()))
-    if s.stage is Stage.SELECT_FACILITY_LEVEL:
-        return LEVEL_PHRASES.get(value, ())
-    if s.stage is Stage.SELECT_AGE_GROUP:
-        return AGE_PHRASES.get(value, ())
-    return {
-        "sample": ("sample data", "demo", "example", "example data", "test data"),
-        "continue": ("keep", "keep the file", "current file", "same file"),
-        "change state": ("another state", "different state", "other state", "switch state",
-                         "new state", "pick a state"),
-        "change level": ("change facility level", "another level", "different level",
-                         "facility level", "level"),
-        "change age": ("change age group", "another age group", "different age group",
-                       "age group", "another age"),
-    }.get(value, ())  # fmt: skip
-
-
-def _hidden_candidates(s: WorkflowState) -> list[Candidate]:
-    """At results, states, levels and ages can be named directly ("pregnant women", "Kano")."""
-    ov, state = _overview(s), s.choices.state or ""
-    out = []
-    if len(ov.get("states") or []) > 1:
-        for st in ov.get("states") or []:
-            out.append(
-                Candidate(f"state:{st}", (str(st), f"{st} state", *STATE_ALIASES.get(str(st), ())))
-            )
-    for lv in msg.available_levels(ov, state):
-        out.append(Candidate(f"level:{lv}", (msg.LEVEL_LABELS[lv], *LEVEL_PHRASES[lv])))
-    for age in msg.AGES:
-        out.append(Candidate(f"age:{age}", (msg.age_label(age), *AGE_PHRASES[age])))
-    return out
-
-
-def _label(s: WorkflowState, value: str, options: list[Option]) -> str:
-    for o in options:
-        if o.value == value:
-            return o.label
-    kind, _, name = value.partition(":")
-    if kind == "level":
-        return msg.level_phrase(name)
-    return msg.age_label(name) if kind == "age" else name
-
-
 def _on_message(s: WorkflowState, text: str) -> Outcome:
     _, options = QUESTIONS[s.stage](s)
-    candidates = [_candidate(o, o.value, _synonyms(s, o.value)) for o in options]
-    if s.stage is Stage.RESULTS:
-        candidates += _hidden_candidates(s)
+    candidates = stage_candidates(s.stage, options, _overview(s), s.choices.state or "")
     exact = [c.value for c in candidates if c.value == text.strip()]
     if exact:  # a button's value
         return PICKS[s.stage](s, exact[0])
@@ -410,7 +353,7 @@ def _on_message(s: WorkflowState, text: str) -> Outcome:
     if isinstance(found, Picked):
         return PICKS[s.stage](s, found.value)
     if isinstance(found, Ambiguous):
-        which = [Option(_label(s, v, options), v) for v in found.values]
+        which = [Option(candidate_label(v, options), v) for v in found.values]
         names = " or ".join(f"**{msg.md(o.label)}**" for o in which)
         return s, [Reply(f"That could mean {names}. Which one?", s.stage, which)]
     command = fuzzy_command(text)
@@ -433,11 +376,8 @@ def _on_file(s: WorkflowState, e: FileUploaded) -> Outcome:
     s = WorkflowState(
         stage=Stage.AWAITING_UPLOAD, dataset=Dataset(e.blob_key, e.file_name, dict(e.overview))
     )
-    s, effects = _first_choice(s, msg.upload_summary(e.file_name, e.overview))
-    for effect in effects:
-        if isinstance(effect, Reply):
-            effect.data["overview"] = dict(e.overview)
-    return s, effects
+    summary = msg.upload_summary(e.file_name, e.overview)
+    return _first_choice(s, summary, {"overview": dict(e.overview), "file_name": e.file_name})
 
 
 def _on_failed(s: WorkflowState, e: UploadFailed) -> Outcome:
