@@ -13,7 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 from tpr_ws.actors.counter import increment
 from tpr_ws.errors import Fenced, LeaseLost
 from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
-from tpr_ws.storage import RedisClient, Storage
+from tpr_ws.storage import Acquired, RedisClient, Storage
 
 PREFIX = "t"
 LOG_MAX = 5000
@@ -39,6 +39,20 @@ def counter(message_id: str) -> Any:
 
 def result_tuple(r: TurnResult) -> tuple[int, int, dict[str, Any]]:
     return (r.first_seq, r.last_seq, r.result)
+
+
+class CountingStorage(Storage):
+    """Counts acquire round trips per caller token (to prove waiters do not poll)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquires: dict[str, int] = {}
+
+    async def acquire(
+        self, sid: str, message_id: str, token: str, ttl_ms: int, *, first: bool = True
+    ) -> Acquired:
+        self.acquires[token] = self.acquires.get(token, 0) + 1
+        return await super().acquire(sid, message_id, token, ttl_ms, first=first)
 
 
 # -- process entry points (each its own event loop and client) --------------------------------
@@ -108,3 +122,10 @@ def hold_and_block(
             await client.aclose()
 
     asyncio.run(main())
+
+
+async def make_registry(client: RedisClient, ttl_ms: int) -> Registry:
+    """A registry on `client` with the tests' prefix and a log long enough for every test."""
+    storage = CountingStorage(client, prefix=PREFIX, log_max_events=LOG_MAX)
+    await storage.initialize()
+    return Registry(storage, lease_ttl_ms=ttl_ms)

@@ -4,36 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
 
 import orjson
 import pytest
 
 from tests.registry.conftest import ClientFactory
-from tests.registry.helpers import LOG_MAX, PREFIX, count_turn, counter, result_tuple
+from tests.registry.helpers import (
+    LOG_MAX,
+    PREFIX,
+    CountingStorage,
+    count_turn,
+    counter,
+    result_tuple,
+)
 from tpr_ws.actors.counter import count_of
 from tpr_ws.errors import Fenced, LeaseLost
 from tpr_ws.registry import Lease, Registry, TurnOutput
-from tpr_ws.storage import Acquired, Storage
+from tpr_ws.storage import Storage
 
 
 async def make_registry(factory: ClientFactory, ttl_ms: int = 2000) -> Registry:
     storage = Storage(await factory(), prefix=PREFIX, log_max_events=LOG_MAX)
     return Registry(storage, lease_ttl_ms=ttl_ms)
-
-
-class CountingStorage(Storage):
-    """Counts acquire round trips per caller token (to prove waiters do not poll)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.acquires: dict[str, int] = {}
-
-    async def acquire(
-        self, sid: str, message_id: str, token: str, ttl_ms: int, *, first: bool = True
-    ) -> Acquired:
-        self.acquires[token] = self.acquires.get(token, 0) + 1
-        return await super().acquire(sid, message_id, token, ttl_ms, first=first)
 
 
 async def test_turns_commit_state_and_numbered_events(client_factory: ClientFactory) -> None:
