@@ -81,12 +81,14 @@ function setFileName(name) {
 }
 
 function nearBottom() {
-  const m = dom.main;
-  return m.scrollHeight - m.scrollTop - m.clientHeight < 160;
+  const doc = document.scrollingElement || document.documentElement;
+  return doc.scrollHeight - doc.scrollTop - window.innerHeight < 200;
 }
 
 function scrollToEnd(force) {
-  if (force || nearBottom()) requestAnimationFrame(() => { dom.main.scrollTop = dom.main.scrollHeight; });
+  if (force || nearBottom()) {
+    requestAnimationFrame(() => window.scrollTo({ top: document.documentElement.scrollHeight }));
+  }
 }
 
 function setStage(stage) {
@@ -95,6 +97,7 @@ function setStage(stage) {
   document.body.dataset.stage = stage;
   steps.set(stage);
   upload.setVisible(stage === "awaiting_upload");
+  document.body.classList.toggle("upload-panel-shown", stage === "awaiting_upload");
 }
 
 function announce(el) {

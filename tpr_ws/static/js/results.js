@@ -120,13 +120,15 @@ function histogram(bins) {
     bar.append(s("title", { text: `${fmtRange(b)}: ${fmtInt(c)} wards` }));
     svg.append(bar);
     if (c > 0) svg.append(s("text", { x: x + (bw - 2) / 2, y: padT + plotH - bh - 2, class: "count", "text-anchor": "middle", text: fmtInt(c) }));
-    if (k % every === 0) {
-      svg.append(s("text", { x: padL + k * bw, y: height - padB + 14, class: "tick", "text-anchor": "middle", text: `${fmtNum(b.from)}` }));
+    const open = num(b.to) == null;
+    if (k % every === 0 || open) {
+      svg.append(s("text", { x: open ? x + (bw - 2) / 2 : padL + k * bw, y: height - padB + 14, class: "tick", "text-anchor": "middle", text: open ? `${fmtNum(b.from)}+` : fmtNum(b.from) }));
     }
   });
   const last = bins[bins.length - 1];
-  const lastLabel = num(last.to) == null ? `${fmtNum(last.from)}+` : fmtNum(last.to);
-  svg.append(s("text", { x: width - 4, y: height - padB + 14, class: "tick", "text-anchor": "end", text: lastLabel }));
+  if (num(last.to) != null) {
+    svg.append(s("text", { x: width - 4, y: height - padB + 14, class: "tick", "text-anchor": "end", text: fmtNum(last.to) }));
+  }
   svg.append(s("text", { x: (width + padL) / 2, y: height - 2, class: "axis-label", "text-anchor": "middle", text: "Ward TPR (%)" }));
   return svg;
 }

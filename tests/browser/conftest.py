@@ -1,0 +1,218 @@
+"""Browser-test harness: real workers behind a round-robin proxy, and a real Chromium.
+
+The stack is the product as deployed, shrunk onto loopback: the suite's Redis-protocol server,
+three `python -m tpr_ws worker` processes sharing one secret, and `proxy.RoundRobinProxy` in
+front, so the page's origin is the proxy and each new connection may reach another worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.proxy import RoundRobinProxy
+from tpr_ws.embedded import EmbeddedRedis, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+WORKERS = 3
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """`python -m tpr_ws worker` on a loopback port, in its own process group (so its parse
+    pool goes with it), its output in a log file."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"worker-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tpr_ws", "worker", "--host", "127.0.0.1", "--port", str(self.port)],
+                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                start_new_session=True,
+            )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the worker (SIGKILL: a crash); its process group is cleaned up too."""
+        if self.alive:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@dataclass
+class Stack:
+    """The running product: a proxy URL and the workers behind it."""
+
+    proxy: RoundRobinProxy
+    redis_url: str
+    secret: str
+    log_dir: Path
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret, "TPR_WS_LEASE_TTL_MS": "3000",
+            "TPR_WS_ALLOWED_ORIGINS": self.proxy.url, "PYTHONUNBUFFERED": "1",
+        }  # fmt: skip
+
+    def start_workers(self) -> None:
+        """Start workers until WORKERS are alive (replacing any a test killed)."""
+        self.workers = [w for w in self.workers if w.alive]
+        fresh = [Worker(self._env(), self.log_dir) for _ in range(WORKERS - len(self.workers))]
+        for w in fresh:
+            w.wait_ready()
+        self.workers += fresh
+        self.proxy.set_backends([("127.0.0.1", w.port) for w in self.workers])
+
+    def worker_by_id(self, worker_id: str) -> Worker:
+        """The process behind a welcome frame's `worker` ("<host>:<pid>")."""
+        pid = int(worker_id.rsplit(":", 1)[-1])
+        for w in self.workers:
+            if w.proc.pid == pid:
+                return w
+        raise LookupError(f"no worker with pid {pid} among {[w.proc.pid for w in self.workers]}")
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.kill(signal.SIGTERM)
+        self.proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser at {CHROMIUM}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def _stack(
+    chromium_path: Path, redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    if not redis_server.running:
+        redis_server.start()
+    proxy = RoundRobinProxy()
+    proxy.start()
+    stack = Stack(proxy, redis_server.url, secrets.token_urlsafe(24), tmp_path_factory.mktemp("workers"))
+    try:
+        stack.start_workers()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def stack(_stack: Stack) -> Stack:
+    """The shared stack with all its workers alive and the proxy serving."""
+    if not _stack.redis_url or not _stack.workers:
+        pytest.fail("stack not started")
+    _stack.proxy.resume()
+    _stack.start_workers()
+    return _stack
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class PageProbe:
+    """What a page did that the user would notice: script errors and dialogs."""
+
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def new_page(browser: Any, stack: Stack) -> Iterator[Callable[..., tuple[Any, PageProbe]]]:
+    """Factory: a fresh browser context + page (phone or desktop size) on the stack's URL."""
+    contexts: list[Any] = []
+
+    def make(*, width: int = 1100, height: int = 850, context: Any = None) -> tuple[Any, PageProbe]:
+        if context is None:
+            context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+            contexts.append(context)
+        page = context.new_page()
+        probe = PageProbe()
+        page.on("pageerror", lambda exc: probe.errors.append(str(exc)))
+        page.on("console", lambda m: probe.errors.append(m.text) if m.type == "error" and "WebSocket" not in m.text else None)
+
+        def on_dialog(dialog: Any) -> None:
+            probe.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.set_default_timeout(30_000)
+        return page, probe
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot() -> Callable[[Any, str], Path]:
+    """Save a full-page screenshot to artifacts/screenshots/<name>.png (test artefacts)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    # Sticky header and composer would be painted mid-page in a full-page capture.
+    unstick = ".masthead, .composer-bar { position: static !important; }"
+
+    def save(page: Any, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        handle = page.add_style_tag(content=unstick)
+        try:
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+        finally:
+            handle.evaluate("el => el.remove()")
+        return path
+
+    return save

@@ -1,0 +1,62 @@
+"""What the browser tests do on the page, in the user's terms (clicks, typing, reading)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+BOT = "#log article.msg.bot:not(.progress)"
+
+
+def open_app(page: Any, url: str) -> None:
+    """Load the page and wait until it is connected and has replayed the conversation."""
+    page.goto(url + "/")
+    wait_synced(page)
+
+
+def wait_synced(page: Any, timeout: float = 30_000) -> None:
+    page.wait_for_selector('#conn[data-state="connected"]', timeout=timeout)
+    page.wait_for_selector('body[data-synced="true"]', timeout=timeout)
+
+
+def wait_stage(page: Any, stage: str, timeout: float = 60_000) -> None:
+    page.wait_for_selector(f'body[data-stage="{stage}"]', state="attached", timeout=timeout)
+
+
+def choose(page: Any, label: str | re.Pattern[str]) -> None:
+    """Click a choice button of the current question."""
+    options = page.locator(".options:not(.stale) button.option")
+    options.filter(has_text=label).first.click()
+
+
+def say(page: Any, text: str) -> None:
+    page.fill("#message", text)
+    page.press("#message", "Enter")
+
+
+def seqs(page: Any) -> list[int]:
+    """The seq of every committed item shown, in page order."""
+    return [int(s) for s in page.eval_on_selector_all("#log [data-seq]", "els => els.map(e => e.dataset.seq)")]
+
+
+def bubbles(page: Any) -> list[tuple[str, str]]:
+    """(role, text) of every committed message shown, progress bars excluded."""
+    return [
+        (r, t)
+        for r, t in page.eval_on_selector_all(
+            "#log article.msg:not(.progress)",
+            "els => els.map(e => [e.dataset.role, e.querySelector('.bubble').innerText])",
+        )
+    ]
+
+
+def expect_no_pending(page: Any, timeout: float = 30_000) -> None:
+    expect(page.locator("#outbox article.pending")).to_have_count(0, timeout=timeout)
+
+
+def assert_clean_log(page: Any) -> None:
+    """Every seq from 1 to the last appears exactly once, in order."""
+    shown = seqs(page)
+    assert shown == list(range(1, len(shown) + 1)), f"seqs shown: {shown}"
