@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 import numpy as np
@@ -42,17 +42,25 @@ class Book(Protocol):
 @dataclass(frozen=True)
 class _CalamineBook:
     workbook: python_calamine.CalamineWorkbook
+    # Getting a sheet parses all of it, so each sheet is fetched once and kept.
+    loaded: dict[str, python_calamine.CalamineSheet] = field(default_factory=dict)
 
     @property
     def sheet_names(self) -> list[str]:
         return list(self.workbook.sheet_names)
 
+    def _sheet(self, name: str) -> python_calamine.CalamineSheet:
+        if name not in self.loaded:
+            self.loaded[name] = self.workbook.get_sheet_by_name(name)
+        return self.loaded[name]
+
     def head(self, name: str) -> Rows:
-        sheet = self.workbook.get_sheet_by_name(name)
-        return list(sheet.to_python(skip_empty_area=False, nrows=HEAD_ROWS))
+        rows = self._sheet(name).to_python(skip_empty_area=False, nrows=HEAD_ROWS)
+        return [list(row) for row in rows]
 
     def rows(self, name: str) -> Rows:
-        return list(self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False))
+        rows: Rows = self._sheet(name).to_python(skip_empty_area=False)  # type: ignore[assignment]
+        return rows
 
 
 @dataclass(frozen=True)

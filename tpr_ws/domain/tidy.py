@@ -44,7 +44,8 @@ class Counts:
 def to_counts(cells: pd.Series) -> Counts:
     """Numbers from cells that may hold text (" 7 ", "1,234"); blanks and junk become NaN."""
     numbers = pd.to_numeric(cells, errors="coerce").astype("float64")
-    missing = cells[numbers.isna() & cells.notna()]
+    missing = cells[numbers.isna()]
+    missing = missing[missing.notna() & (missing != "")]  # readers give blanks as "" or None
     if missing.empty:
         return Counts(numbers, 0)
     text = missing.astype("str").str.replace(r"[,\s]", "", regex=True)
@@ -77,7 +78,7 @@ def merge_columns(columns: Sequence[pd.Series]) -> Merged:
 
 
 def periods(code: pd.Series | None, name: pd.Series | None, index: pd.Index) -> pd.Series:
-    """"YYYY-MM"/"YYYY" from the period code, falling back to the period name; "" if neither."""
+    """Periods ("YYYY-MM"/"YYYY") from the code, else the name; "" where neither parses."""
     result = pd.Series("", index=index, dtype="str")
     for cells in (name, code):  # the code, when present, wins
         if cells is None:
@@ -97,7 +98,9 @@ class Levels:
 
 def facility_levels(level: pd.Series | None, facility: pd.Series) -> Levels:
     """Normalised levels; derived from the facility name where there is no usable level cell."""
-    derived = pd.Series(map_distinct(facility, names.level_from_name), index=facility.index)
+    derived = pd.Series(
+        map_distinct(facility, lambda v: names.level_from_name(str(v))), index=facility.index
+    )
     if level is None:
         return Levels(derived.astype("str"), len(facility))
     given = pd.Series(
