@@ -236,8 +236,8 @@ def test_upload_summary_has_real_numbers() -> None:
     reply = one_reply(state, effects)
     assert state.stage is S and state.dataset is not None and state.dataset.blob_key == "blob:1"
     for needle in ("nmep.xlsx", "33,000 facility-month rows", "States: 3", "LGAs: 63",
-                   "wards: 678", "2024-01 to 2024-12", "12 months", "RDT 53.2%",
-                   "microscopy 2.1%", "3 exact duplicate rows removed", "totals row",
+                   "wards: 678", "2024-01 to 2024-12", "12 months", "53.2% of rows have RDT tests",
+                   "2.1% have microscopy", "3 exact duplicate rows removed", "totals row",
                    "17 rows with positives greater than tested", "Which state"):  # fmt: skip
         assert needle in reply.text, needle
     assert [o.value for o in reply.options] == ["Adamawa", "Kaduna", "Kano"]

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from tpr_ws.domain.schema import AGE_LABELS, AgeGroup, FacilityLevel
 
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]<>#+!|~&])")
 LEVELS: Final = tuple(lv.value for lv in FacilityLevel)
 AGES: Final = tuple(a.value for a in AgeGroup)
 LEVEL_LABELS: Final = {"Primary": "Primary", "Secondary": "Secondary", "Tertiary": "Tertiary",
@@ -49,6 +49,16 @@ def num(value: object) -> str:
         return f"{int(float(value)):,}"  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return "0"
+
+
+_PLURALS: Final = {"facility": "facilities", "month": "months", "row": "rows", "test": "tests",
+                   "ward": "wards"}  # fmt: skip
+
+
+def count(value: object, noun: str) -> str:
+    """`value` and the noun, singular for 1: "1 facility", "2,304 facilities"."""
+    n = num(value)
+    return f"{n} {noun if n == '1' else _PLURALS.get(noun, noun + 's')}"
 
 
 def pct(value: object) -> str:
@@ -113,9 +123,9 @@ def upload_summary(file_name: str, overview: Mapping[str, Any]) -> str:
         f"- States: {len(states)}{_listed(states)}",
         f"- LGAs: {num(overview.get('lgas'))} · wards: {num(overview.get('wards'))} · "
         f"facilities: {num(overview.get('facilities'))}",
-        f"- Months: {span} ({num(months.get('count'))} months)",
-        f"- Completeness: RDT {pct(_get(overview, 'completeness', 'rdt'))} of cells filled, "
-        f"microscopy {pct(_get(overview, 'completeness', 'microscopy'))}",
+        f"- Months: {span} ({count(months.get('count'), 'month')})",
+        f"- Completeness: {pct(_get(overview, 'completeness', 'rdt'))} of rows have RDT tests, "
+        f"{pct(_get(overview, 'completeness', 'microscopy'))} have microscopy tests",
     ]  # fmt: skip
     lines += [f"- {q}" for q in quality_findings(overview.get("quality") or {})]
     return "\n".join(lines)
@@ -123,6 +133,9 @@ def upload_summary(file_name: str, overview: Mapping[str, Any]) -> str:
 
 def _listed(names: list[str], most: int = 6) -> str:
     return f" ({', '.join(md(n) for n in names)})" if len(names) <= most else ""
+
+
+_REPORTED_ABOVE: Final = frozenset({"totals_row", "duplicate", "duplicates", "duplicates_removed"})
 
 
 def quality_findings(quality: Mapping[str, Any]) -> list[str]:
@@ -140,7 +153,11 @@ def quality_findings(quality: Mapping[str, Any]) -> list[str]:
         found.append("A totals row at the bottom was dropped")
     dropped = quality.get("dropped") or {}
     if isinstance(dropped, Mapping):
-        found += [f"Rows dropped ({md(why)}): {num(n)}" for why, n in dropped.items() if n]
+        found += [
+            f"Rows dropped ({md(str(why).replace('_', ' '))}): {num(n)}"
+            for why, n in dropped.items()
+            if n and why not in _REPORTED_ABOVE
+        ]
     return found or ["No data-quality problems found"]
 
 
@@ -153,8 +170,8 @@ def state_question(overview: Mapping[str, Any]) -> tuple[str, list[Option]]:
     for s in states:
         d = _get(overview, "by_state", s) or {}
         detail = (
-            f"{num(d.get('rows'))} rows · {num(d.get('facilities'))} facilities · "
-            f"{num(d.get('tests'))} tests"
+            f"{count(d.get('rows'), 'row')} · {count(d.get('facilities'), 'facility')} · "
+            f"{count(d.get('tests'), 'test')}"
         )
         options.append(Option(s, s, detail=detail))
     return f"This file holds {len(states)} states. **Which state?**", options
@@ -192,7 +209,7 @@ def level_question(overview: Mapping[str, Any], state: str) -> tuple[str, list[O
     options = []
     for lv in levels:
         s = level_stats(overview, state, lv)
-        detail = f"{num(s.get('facilities'))} facilities · {num(s.get('tests'))} tests"
+        detail = f"{count(s.get('facilities'), 'facility')} · {count(s.get('tests'), 'test')}"
         options.append(
             Option(LEVEL_LABELS[lv], lv, recommended=rec and lv == "Primary", detail=detail)
         )
@@ -279,7 +296,7 @@ def results_text(summary: Mapping[str, Any], state: str, level: str, age: str) -
     if summary.get("state_tpr") is None or num(summary.get("tested")) == "0":
         return (
             f"{head}\n\nNo tests are recorded for this selection, so there is no TPR to show "
-            f"({num(summary.get('wards_total'))} wards, none with data). Try another age group "
+            f"({count(summary.get('wards_total'), 'ward')}, none with data). Try another age group "
             "or facility level."
         )
     lines = [
@@ -295,7 +312,7 @@ def results_text(summary: Mapping[str, Any], state: str, level: str, age: str) -
         f"- Wards above 50%: {num(summary.get('above_50'))} · above 70%: "
         f"{num(summary.get('above_70'))}",
         "",
-        f"**Top {TOP_WARDS} wards by TPR**",
+        f"**Top {min(TOP_WARDS, len(summary.get('top_wards') or []))} wards by TPR**",
         "",
         *top_wards_table(list(summary.get("top_wards") or [])),
         "",
@@ -310,8 +327,8 @@ def results_quality(q: Mapping[str, Any]) -> str:
     notes = []
     if num(q.get("excluded_rows")) != "0":
         notes.append(
-            f"{num(q.get('excluded_rows'))} rows excluded (positives greater than tested or "
-            f"negative counts) in {num(q.get('wards_with_excluded_rows'))} wards"
+            f"{count(q.get('excluded_rows'), 'row')} excluded (positives greater than tested or "
+            f"negative counts) in {count(q.get('wards_with_excluded_rows'), 'ward')}"
         )
     notes.append(
         f"{num(q.get('reporting_rows'))} facility-month rows reported tests for this selection, "
