@@ -24,6 +24,9 @@ from typing import Any, Literal
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 from tpr_ws.errors import ConfigError
 from tpr_ws.storage_scripts import (
@@ -94,6 +97,20 @@ class _Keys:
     channel: str
     wake_prefix: str
     msg_prefix: str
+
+
+def connect(url: str, *, cluster: bool = False) -> RedisClient:
+    """A client for Storage: bytes replies, and reconnect-and-retry on a dropped connection.
+
+    Retrying is safe for every script here (acquire, renew, release and commit are idempotent
+    per caller token / message id); only `append_events` could append a batch twice.
+    """
+    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=5)
+    if cluster:
+        return RedisCluster.from_url(url, retry=retry)
+    return Redis.from_url(
+        url, retry=retry, retry_on_error=[ConnectionError, TimeoutError], health_check_interval=30
+    )
 
 
 def _int(value: Any) -> int:
