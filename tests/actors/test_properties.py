@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.actors.factory import replies
+from tests.actors.factory import host, replies
 from tests.actors.test_workflow import START
 from tpr_ws.actors.matching import AGE_PHRASES, COMMAND_PHRASES, LEVEL_PHRASES
 from tpr_ws.actors.state import Stage, dump_state, load_state
@@ -87,7 +87,8 @@ def test_any_text_is_answered_for_the_stage_it_leaves_us_in(start: str, text: st
 def test_conversations_never_break_the_state_invariants(start: str, script: list[str]) -> None:
     state = START[start]()
     for text in script:
-        state, _ = step(state, MessageReceived(text))
+        state, effects = host(state, MessageReceived(text))
+        assert all(r.stage is state.stage for r in replies(effects))
         if state.stage is U:
             assert state.choices.state is None and state.choices.level is None
         if state.stage is R:

@@ -420,3 +420,20 @@ def test_full_walk_with_the_sample() -> None:
     assert state.results is not None
     assert state.results.choices == Choices("Kano", "All", "pw")
     assert state.dataset is not None and state.dataset.blob_key == "blob:sample"
+
+
+def test_changing_a_choice_marks_the_one_in_use() -> None:
+    state, effects = say(at_results(), "change age")
+    options = one_reply(state, effects).options
+    assert [o.detail.endswith("· current") for o in options] == [True, False, False, False]
+    state, effects = say(at_results(), "change level")
+    assert one_reply(state, effects).options[0].detail.endswith("· current")
+
+
+def test_upload_failed_at_results_keeps_them() -> None:
+    before = at_results()
+    state, effects = step(before, UploadFailed("x.xlsx", ["not a workbook", "sheet: raw"]))
+    assert state == before
+    reply = one_reply(state, effects)
+    assert "- not a workbook\n- sheet: raw" in reply.text
+    assert [o.value for o in reply.options][:2] == ["change state", "change level"]

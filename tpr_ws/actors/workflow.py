@@ -158,11 +158,23 @@ QUESTIONS: Final[Mapping[Stage, Callable[[WorkflowState], tuple[str, list[Option
 }
 
 
+_CHOICE_SHOWN: Final = {
+    Stage.SELECT_STATE: "state",
+    Stage.SELECT_FACILITY_LEVEL: "level",
+    Stage.SELECT_AGE_GROUP: "age",
+}
+
+
 def _ask(
     s: WorkflowState, before: str = "", after: str = "", data: dict[str, Any] | None = None
 ) -> Outcome:
     """Reply with the current stage's question, with text before and after it."""
     text, options = QUESTIONS[s.stage](s)
+    shown = _CHOICE_SHOWN.get(s.stage)
+    if s.results is not None and shown is not None:  # changing one choice: mark the one in use
+        current = getattr(s.results, shown)
+        options = [replace(o, detail=f"{o.detail} · current") if o.value == current else o
+                   for o in options]  # fmt: skip
     parts = [p for p in (before, text, after) if p]
     return s, [Reply("\n\n".join(parts), s.stage, options, data or {})]
 
