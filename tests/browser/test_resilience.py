@@ -1,0 +1,145 @@
+"""Reloads, a killed worker and two pages on one session: nothing lost, nothing shown twice."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.pages import (
+    assert_clean_log,
+    bubbles,
+    choose,
+    expect_no_pending,
+    open_app,
+    say,
+    wait_stage,
+    wait_synced,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+STORE_KEY = "tpr_ws.session.v1"
+
+
+def start_sample(page: Any) -> None:
+    wait_stage(page, "awaiting_upload")
+    page.get_by_role("button", name="Use the sample data").first.click()
+    wait_stage(page, "select_state")
+    expect_no_pending(page)
+
+
+def test_reload_mid_workflow_restores_the_conversation_once(new_page: Any, stack: Any, screenshot: Any) -> None:
+    page, probe = new_page()
+    open_app(page, stack.url)
+    start_sample(page)
+    choose(page, "Adamawa")
+    wait_stage(page, "select_facility_level")
+    expect_no_pending(page)
+    before = bubbles(page)
+    session_before = page.evaluate(f"localStorage.getItem('{STORE_KEY}')")
+
+    page.reload()
+    wait_synced(page)
+    wait_stage(page, "select_facility_level")
+    assert bubbles(page) == before
+    assert_clean_log(page)
+    assert json.loads(page.evaluate(f"localStorage.getItem('{STORE_KEY}')"))["session_id"] == json.loads(session_before)["session_id"]
+    expect(page.locator("#file-name")).to_have_text(re.compile(r"\.xlsx$"))
+    screenshot(page, "06_after_reload")
+
+    choose(page, re.compile("^.?Primary"))
+    wait_stage(page, "select_age_group")
+    choose(page, "Under 5")
+    wait_stage(page, "results")
+    expect_no_pending(page)
+    assert_clean_log(page)
+    after = bubbles(page)
+    assert after[: len(before)] == before
+    assert [t for r, t in after if r == "user"] == [t for r, t in before if r == "user"] + ["Primary", "u5"]
+    assert not probe.errors, probe.errors
+
+
+def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(new_page: Any, stack: Any, screenshot: Any) -> None:
+    page, probe = new_page()
+    open_app(page, stack.url)
+    start_sample(page)
+    first_worker = page.get_attribute("#conn", "data-worker")
+    assert first_worker
+    page.evaluate(
+        """() => {
+            const conn = document.getElementById('conn');
+            window.__connStates = [];
+            new MutationObserver(() => window.__connStates.push(conn.dataset.state))
+              .observe(conn, { attributes: true, attributeFilter: ['data-state'] });
+        }"""
+    )
+    before = bubbles(page)
+
+    # Hold new connections at the proxy so the page is visibly disconnected while we type.
+    stack.proxy.pause()
+    stack.worker_by_id(first_worker).kill(signal.SIGKILL)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting", timeout=15_000)
+    expect(page.locator("#conn")).to_contain_text("Reconnecting")
+    say(page, "Adamawa")
+    pending = page.locator("#outbox article.pending")
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text("Waiting for the connection")
+    screenshot(page, "07_reconnecting_with_pending_message")
+    stack.proxy.resume()
+
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=30_000)
+    wait_stage(page, "select_facility_level")
+    expect_no_pending(page)
+    second_worker = page.get_attribute("#conn", "data-worker")
+    assert second_worker and second_worker != first_worker
+    assert "reconnecting" in page.evaluate("window.__connStates")
+    after = bubbles(page)
+    assert after[: len(before)] == before
+    assert [t for r, t in after if r == "user"].count("Adamawa") == 1
+    assert_clean_log(page)
+
+    choose(page, re.compile("^.?Primary"))
+    wait_stage(page, "select_age_group")
+    choose(page, "Under 5")
+    wait_stage(page, "results")
+    expect_no_pending(page)
+    assert_clean_log(page)
+    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+
+
+def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screenshot: Any, browser: Any) -> None:
+    page_a, probe_a = new_page()
+    open_app(page_a, stack.url)
+    wait_stage(page_a, "awaiting_upload")
+    stored = page_a.evaluate(f"localStorage.getItem('{STORE_KEY}')")
+    session = json.loads(stored)
+
+    # A second person's browser (its own context) joins the same session.
+    page_b, probe_b = new_page()
+    page_b.context.add_init_script(
+        f"localStorage.setItem({json.dumps(STORE_KEY)}, {json.dumps(json.dumps({'session_id': session['session_id'], 'token': session['token']}))});"
+    )
+    open_app(page_b, stack.url)
+    wait_stage(page_b, "awaiting_upload")
+    assert bubbles(page_b) == bubbles(page_a)
+
+    page_a.get_by_role("button", name="Use the sample data").first.click()
+    wait_stage(page_b, "select_state")
+    choose(page_b, "Kano")
+    wait_stage(page_a, "select_facility_level")
+    choose(page_a, re.compile("^.?All"))
+    wait_stage(page_b, "select_age_group")
+    choose(page_b, "All ages")
+    wait_stage(page_a, "results")
+    wait_stage(page_b, "results")
+    for page in (page_a, page_b):
+        expect_no_pending(page)
+        assert_clean_log(page)
+    assert bubbles(page_a) == bubbles(page_b)
+    expect(page_b.locator(".results .big-value").last).to_have_text(page_a.locator(".results .big-value").last.inner_text())
+    screenshot(page_b, "08_second_page_in_sync")
+    assert not probe_a.errors and not probe_b.errors, (probe_a.errors, probe_b.errors)
