@@ -58,28 +58,29 @@ def _method_rows(rows: pd.DataFrame, method: Method, age: AgeGroup) -> _MethodRo
     return _MethodRows(np.where(present, tested, 0.0), positive, usable, flawed)
 
 
-def contributions(rows: pd.DataFrame, age: AgeGroup) -> pd.DataFrame:
+def contributions(rows: pd.DataFrame, age: AgeGroup) -> dict[str, np.ndarray]:
     """Per row: the tested/positive each method contributes under the rule, and flags."""
     rdt = _method_rows(rows, Method.RDT, age)
     mic = _method_rows(rows, Method.MICROSCOPY, age)
     use_rdt = rdt.usable & (~mic.usable | (rdt.tested >= mic.tested))
     use_mic = mic.usable & ~use_rdt
-    return pd.DataFrame(
-        {
-            "RDT_Tested": np.where(use_rdt, rdt.tested, 0.0),
-            "RDT_Positive": np.where(use_rdt, rdt.positive, 0.0),
-            "Microscopy_Tested": np.where(use_mic, mic.tested, 0.0),
-            "Microscopy_Positive": np.where(use_mic, mic.positive, 0.0),
-            "Reporting_Rows": (use_rdt | use_mic).astype(np.int64),
-            "Excluded_Rows": (rdt.flawed | mic.flawed).astype(np.int64),
-        },
-        index=rows.index,
-    )
+    return {
+        "RDT_Tested": np.where(use_rdt, rdt.tested, 0.0),
+        "RDT_Positive": np.where(use_rdt, rdt.positive, 0.0),
+        "Microscopy_Tested": np.where(use_mic, mic.tested, 0.0),
+        "Microscopy_Positive": np.where(use_mic, mic.positive, 0.0),
+        "Reporting_Rows": (use_rdt | use_mic).astype(np.int64),
+        "Excluded_Rows": (rdt.flawed | mic.flawed).astype(np.int64),
+    }
 
 
-def _facility_key(rows: pd.DataFrame) -> np.ndarray:
-    keys = [*WARD_KEYS, schema.FACILITY]
-    return rows.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+def _codes(rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Dense integer ids of the key combinations, column by column (faster than a groupby)."""
+    current = np.zeros(len(rows), dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(rows[key])
+        current, _ = pd.factorize(current * (len(uniques) + 1) + codes)
+    return np.asarray(current, dtype=np.int64)
 
 
 def select_rows(frame: pd.DataFrame, state: str, level: FacilityLevel) -> pd.DataFrame:
@@ -102,26 +103,31 @@ def ward_table(
 
 
 def _table(in_state: pd.DataFrame, level: FacilityLevel, age: AgeGroup) -> pd.DataFrame:
-    wards = in_state[list(WARD_KEYS)].drop_duplicates()
-    parts = contributions(in_state, age)
-    parts[list(WARD_KEYS)] = in_state[list(WARD_KEYS)]
-    parts["_facility"] = _facility_key(in_state)
-    grouped = parts.groupby(list(WARD_KEYS), sort=False, observed=True)
-    sums = grouped.sum(numeric_only=True).drop(columns="_facility")
-    sums["Facilities"] = grouped["_facility"].nunique()
-    table = wards.set_index(list(WARD_KEYS)).join(sums).reset_index()
-    table["Tested"] = table["RDT_Tested"] + table["Microscopy_Tested"]
-    table["Positive"] = table["RDT_Positive"] + table["Microscopy_Positive"]
-    tested = table["Tested"].to_numpy(dtype=np.float64)
+    # Wards within one state: LGA + ward identify them (the state is fixed by the selection).
+    ward = _codes(in_state, [schema.LGA, schema.WARD])
+    n_wards = int(ward.max()) + 1 if len(ward) else 0
+    first = np.unique(ward, return_index=True)[1]
+    facility = _codes(in_state, [schema.LGA, schema.WARD, schema.FACILITY])
+    pairs = np.unique(ward * (int(facility.max(initial=0)) + 1) + facility)
+    table: dict[str, object] = {
+        "State": in_state[schema.STATE].to_numpy(dtype=object)[first],
+        "LGA": in_state[schema.LGA].to_numpy(dtype=object)[first],
+        "Ward": in_state[schema.WARD].to_numpy(dtype=object)[first],
+        "Facilities": np.bincount(
+            pairs // (int(facility.max(initial=0)) + 1), minlength=n_wards
+        ).astype(np.int64),
+    }
+    for name, values in contributions(in_state, age).items():
+        summed = np.bincount(ward, weights=values, minlength=n_wards)
+        table[name] = summed.astype(np.int64) if values.dtype.kind == "i" else summed
+    tested = np.asarray(table["RDT_Tested"]) + np.asarray(table["Microscopy_Tested"])
+    positive = np.asarray(table["RDT_Positive"]) + np.asarray(table["Microscopy_Positive"])
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["TPR"] = np.where(tested > 0, 100.0 * table["Positive"] / tested, np.nan)
-    table = table.rename(columns={schema.STATE: "State", schema.LGA: "LGA", schema.WARD: "Ward"})
-    table["Facility_Level"] = level.value
-    table["Age_Group"] = age.value
-    for column in ("Facilities", "Reporting_Rows", "Excluded_Rows"):
-        table[column] = table[column].astype(np.int64)
-    table = table.sort_values(["LGA", "Ward"], kind="stable").reset_index(drop=True)
-    return table[list(schema.WARD_TABLE_COLUMNS)]
+        table["TPR"] = np.where(tested > 0, 100.0 * positive / tested, np.nan)
+    table.update(Tested=tested, Positive=positive, Facility_Level=level.value, Age_Group=age.value)
+    frame = pd.DataFrame(table, columns=list(schema.WARD_TABLE_COLUMNS))
+    frame = frame.astype({"State": "str", "LGA": "str", "Ward": "str"})
+    return frame.sort_values(["LGA", "Ward"], kind="stable", ignore_index=True)
 
 
 def compute_tpr(
