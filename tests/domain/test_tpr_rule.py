@@ -105,9 +105,7 @@ def test_level_keeps_only_wards_with_a_facility_of_that_level() -> None:
         {"ward": "A", "facility_level": "Primary", "rdt_tested_u5": 10},
         {"ward": "B", "facility_level": "Secondary", "rdt_tested_u5": 10},
     ])  # fmt: skip
-    assert list(compute_tpr(frame, "Adamawa", FacilityLevel.SECONDARY, "u5").wards["Ward"]) == [
-        "B"
-    ]
+    assert list(compute_tpr(frame, "Adamawa", FacilityLevel.SECONDARY, "u5").wards["Ward"]) == ["B"]
     assert len(compute_tpr(frame, "Adamawa", FacilityLevel.TERTIARY, "u5").wards) == 0
 
 
@@ -144,7 +142,9 @@ def test_input_frame_is_not_modified() -> None:
 
 
 # Cells as DHIS2 leaves them: mostly blank, small counts, zeros, and a few negatives.
-_cell = st.one_of(st.none(), st.none(), st.integers(0, 30).map(float), st.integers(-3, -1).map(float))
+_cell = st.one_of(
+    st.none(), st.none(), st.integers(0, 30).map(float), st.integers(-3, -1).map(float)
+)
 
 
 @st.composite
