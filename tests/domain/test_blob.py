@@ -1,0 +1,76 @@
+"""The parsed-dataset blob: content key, Arrow round trip, and the process-pool entry point."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tpr_ws.domain import schema
+from tpr_ws.domain.blob import (
+    ParsedUpload,
+    dataset_key,
+    decode_dataset,
+    encode_dataset,
+    parse_and_encode,
+)
+from tpr_ws.domain.sample import Defects, generate
+from tpr_ws.domain.workbook import parse_workbook
+from tpr_ws.errors import StateVersionError, UploadRejected
+
+
+def test_dataset_key_is_the_sha256_of_the_upload() -> None:
+    assert dataset_key(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    assert dataset_key(b"abc") != dataset_key(b"abd")
+
+
+@pytest.mark.parametrize("layout", ["A", "B", "C", "D"])
+def test_parsed_frame_round_trips(layout: str) -> None:
+    made = generate(layout, "tiny", seed=5, defects=Defects.every())
+    frame = parse_workbook(made.data, made.file_name).frame
+    pd.testing.assert_frame_equal(decode_dataset(encode_dataset(frame)), frame)
+
+
+def test_empty_frame_round_trips() -> None:
+    made = generate("C", "tiny", seed=5)
+    frame = parse_workbook(made.data, made.file_name).frame.iloc[:0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(decode_dataset(encode_dataset(frame)), frame)
+
+
+def test_blob_is_compressed_and_dictionary_encoded() -> None:
+    made = generate("B", "tiny", seed=5)
+    frame = parse_workbook(made.data, made.file_name).frame
+    blob = encode_dataset(frame)
+    table = pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+    assert pa.types.is_dictionary(table.schema.field("facility").type)
+    assert len(blob) < frame.memory_usage(deep=True).sum() / 4
+
+
+def test_blob_of_an_unknown_format_version_is_refused() -> None:
+    table = pa.table({"state": ["x"]}, metadata={b"tpr_ws.dataset": b"99"})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(StateVersionError):
+        decode_dataset(sink.getvalue().to_pybytes())
+
+
+def test_parse_and_encode_returns_picklable_plain_data() -> None:
+    made = generate("A", "tiny", seed=5, defects=Defects.of(["totals_row"]))
+    parsed = parse_and_encode(made.data, made.file_name, max_bytes=10 << 20)
+    assert parsed.key == dataset_key(made.data)
+    assert parsed.report["totals_row_dropped"] is True
+    assert parsed.report["rows_kept"] == len(made.truth)
+    copy = pickle.loads(pickle.dumps(parsed))
+    assert copy == parsed and isinstance(copy, ParsedUpload)
+    assert pickle.loads(pickle.dumps(parse_and_encode)) is parse_and_encode
+    assert tuple(decode_dataset(parsed.blob).columns) == schema.TIDY_COLUMNS
+
+
+def test_parse_and_encode_checks_safety_first() -> None:
+    with pytest.raises(UploadRejected) as caught:
+        parse_and_encode(b"", "empty.xlsx", max_bytes=100)
+    assert caught.value.code == "empty_file"
