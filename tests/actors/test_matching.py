@@ -104,3 +104,10 @@ def test_match_command(text: str, command: Command | None) -> None:
 )  # fmt: skip
 def test_fuzzy_command(text: str, command: Command | None) -> None:
     assert fuzzy_command(text) == command
+
+
+def test_a_very_long_reply_is_read_from_its_start() -> None:
+    assert len(tokens("word " * 10_000)) == 60
+    assert match_option("kano " + "blah " * 10_000, STATES) == Picked("Kano")
+    assert match_option("blah " * 10_000 + "kano", STATES) == NoMatch()
+    assert match_command("x" * 5_000 + " back") is None

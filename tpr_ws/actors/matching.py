@@ -24,13 +24,18 @@ from tpr_ws.actors.state import Stage
 
 _TOKEN: Final = re.compile(r"[a-z]+|[0-9]+|[<>]=?|\+")
 FUZZY_CUTOFF: Final = 0.85
+FUZZY_MAX_TOKENS: Final = 6
+# A reply longer than this is not a choice; only its start is read.
+MAX_CHARS: Final = 1000
+MAX_TOKENS: Final = 60
 _NUMBER_FILLERS: Final = frozenset({"option", "number", "choice", "pick", "choose", "select"})
 
 
 def tokens(text: str) -> tuple[str, ...]:
-    t = unicodedata.normalize("NFKC", text).casefold()
+    """Lowercase words, numbers and comparison signs; only the start of a very long reply."""
+    t = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
     t = t.replace("≥", ">=").replace("≤", "<=").replace("'", "")
-    return tuple(_TOKEN.findall(t))
+    return tuple(_TOKEN.findall(t)[:MAX_TOKENS])
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
@@ -66,7 +71,7 @@ def match_command(text: str) -> Command | None:
     """A command named anywhere in the reply as a whole word or phrase."""
     toks = tokens(text)
     for command, phrases in COMMAND_PHRASES.items():
-        if any(_contains(toks, tokens(p)) for p in phrases):
+        if any(_contains(toks, p) for p in map(tokens, phrases)):
             return command
     return None
 
@@ -151,47 +156,61 @@ def _best(scored: Iterable[tuple[float, str]]) -> Match:
     return Picked(winners[0]) if len(winners) == 1 else Ambiguous(winners)
 
 
-def _spans(haystack: tuple[str, ...], needle: tuple[str, ...]) -> list[tuple[int, int]]:
-    n = len(needle)
-    return [(i, i + n) for i in range(len(haystack) - n + 1) if n and haystack[i : i + n] == needle]
+def _index(candidates: Sequence[Candidate]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each phrase's tokens -> the values it names."""
+    index: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for c in candidates:
+        for ptoks in map(tokens, c.phrases):
+            if ptoks and c.value not in index.get(ptoks, ()):
+                index[ptoks] = (*index.get(ptoks, ()), c.value)
+    return index
 
 
-def _exact(toks: tuple[str, ...], candidates: Sequence[Candidate]) -> Match:
+def _exact(toks: tuple[str, ...], index: Mapping[tuple[str, ...], tuple[str, ...]],
+           order: Sequence[str]) -> Match:  # fmt: skip
     """Phrases found in the reply; one found inside another's words gives way to it
     ("all" inside "all facility levels"), while separate ones ("kids and pregnant women")
     are ambiguous."""
+    lengths = {len(k) for k in index}
     hits = [
-        (span, c.value)
-        for c in candidates
-        for ptoks in map(tokens, c.phrases)
-        for span in _spans(toks, ptoks)
+        ((i, i + n), value)
+        for n in lengths
+        for i in range(len(toks) - n + 1)
+        for value in index.get(toks[i : i + n], ())
     ]
     kept = {
         value
         for (a, b), value in hits
         if not any(c <= a and b <= d and (c, d) != (a, b) for (c, d), _ in hits)
     }
-    values = tuple(dict.fromkeys(v for c in candidates for v in [c.value] if v in kept))
+    values = tuple(v for v in dict.fromkeys(order) if v in kept)
     if not values:
         return NoMatch()
     return Picked(values[0]) if len(values) == 1 else Ambiguous(values)
 
 
-def _fuzzy(toks: tuple[str, ...], candidates: Sequence[Candidate]) -> Match:
+def _close(a: str, b: str) -> float:
+    m = difflib.SequenceMatcher(None, a, b)
+    if m.real_quick_ratio() < FUZZY_CUTOFF or m.quick_ratio() < FUZZY_CUTOFF:
+        return 0.0
+    return m.ratio()
+
+
+def _fuzzy(toks: tuple[str, ...], index: Mapping[tuple[str, ...], tuple[str, ...]]) -> Match:
+    """Close misspellings of a whole phrase, or of a one-word phrase inside a short reply
+    ("the adamwa one"). Long replies are not misspelt choices."""
+    if len(toks) > FUZZY_MAX_TOKENS:
+        return NoMatch()
     whole = " ".join(toks)
+    words = [t for t in toks if len(t) >= 4]
     scored: list[tuple[float, str]] = []
-    for c in candidates:
-        for ptoks in map(tokens, c.phrases):
-            phrase = " ".join(ptoks)
-            if len(phrase) < 3:
-                continue
-            pairs = [(whole, phrase)]
-            if len(ptoks) == 1:  # a misspelt word inside a longer reply: "the adamwa one"
-                pairs += [(t, phrase) for t in toks if len(t) >= 4]
-            for a, b in pairs:
-                ratio = difflib.SequenceMatcher(None, a, b).ratio()
-                if ratio >= FUZZY_CUTOFF:
-                    scored.append((round(ratio, 3), c.value))
+    for ptoks, values in index.items():
+        phrase = " ".join(ptoks)
+        if len(phrase) < 3:
+            continue
+        ratio = max(_close(t, phrase) for t in [whole, *(words if len(ptoks) == 1 else [])])
+        if ratio >= FUZZY_CUTOFF:
+            scored += [(round(ratio, 3), v) for v in values]
     return _best(scored)
 
 
@@ -205,8 +224,9 @@ def match_option(text: str, candidates: Sequence[Candidate], numbered: int | Non
     if n is not None:
         limit = len(candidates) if numbered is None else numbered
         return Picked(candidates[n - 1].value) if 1 <= n <= limit else NoMatch()
-    exact = _exact(toks, candidates)
-    return exact if not isinstance(exact, NoMatch) else _fuzzy(toks, candidates)
+    index = _index(candidates)
+    exact = _exact(toks, index, [c.value for c in candidates])
+    return exact if not isinstance(exact, NoMatch) else _fuzzy(toks, index)
 
 
 # Synonyms, by option value. "hospital" names both Secondary and Tertiary on purpose: on its
