@@ -179,6 +179,7 @@ def host(
     out: list[Effect] = []
     for effect in effects:
         out.append(effect)
+        fed: Event
         if isinstance(effect, ComputeResults):
             fed = ResultsComputed(
                 effect.state,

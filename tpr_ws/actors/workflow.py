@@ -20,9 +20,22 @@ Transitions (`*` = any stage; "changing" = a choice being changed after results)
     *                ResultsComputed matching choices    -> results          Reply(results)
     results          "change state|level|age"            -> that stage, changing
     results          a state, level or age by name       -> results          ComputeResults
-    *                back / restart / status / help / upload a new file: see COMMANDS
     *                unmatched reply                     -> (same)           Reply(question again)
     *                ambiguous reply                     -> (same)           Reply(which one?)
+
+Commands, understood at every stage (COMMANDS):
+
+    back      the previous step, later choices cleared; while changing a choice after results,
+              back to those results; at awaiting_upload "nothing to go back to"
+    restart   awaiting_upload with nothing kept
+    status    same stage: step, file, choices, last results, then the question again
+    help      same stage: what can be typed here, with examples, then the question again
+    upload    ("upload a new file") awaiting_upload; the loaded file (and any results) stay
+              until a new file arrives ("continue" or back returns to them)
+
+A reply is read in this order: a button's exact value, a command, an option number, option
+names and synonyms (whole words), close misspellings of the options, close misspellings of
+a one-word command.
 """
 
 from __future__ import annotations
