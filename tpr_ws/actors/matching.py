@@ -28,7 +28,12 @@ FUZZY_MAX_TOKENS: Final = 6
 # A reply longer than this is not a choice; only its start is read.
 MAX_CHARS: Final = 1000
 MAX_TOKENS: Final = 60
-_NUMBER_FILLERS: Final = frozenset({"option", "number", "choice", "pick", "choose", "select"})
+_NUMBER_FILLERS: Final = frozenset(
+    {"option", "number", "choice", "pick", "choose", "select", "the", "please", "no"}
+)
+_ORDINALS: Final = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+_NUMBER_WORDS: Final = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                        **_ORDINALS}  # fmt: skip
 
 
 def tokens(text: str) -> tuple[str, ...]:
@@ -139,10 +144,14 @@ Match = Picked | Ambiguous | NoMatch
 
 
 def _number(toks: tuple[str, ...]) -> int | None:
-    digits = [t for t in toks if t.isdigit()]
-    if len(digits) == 1 and all(t.isdigit() or t in _NUMBER_FILLERS for t in toks):
-        return int(digits[0]) if len(digits[0]) <= 4 else -1
-    return None
+    """The option number a reply is: "2", "option 2", "no. 2", "two", "the second one"."""
+    ordinal = any(t in _ORDINALS for t in toks)
+    rest = [t for t in toks if t not in _NUMBER_FILLERS and not (ordinal and t == "one")]
+    if len(rest) != 1:
+        return None
+    if rest[0].isdigit():
+        return int(rest[0]) if len(rest[0]) <= 4 else -1
+    return _NUMBER_WORDS.get(rest[0])
 
 
 def _best(scored: Iterable[tuple[float, str]]) -> Match:
