@@ -276,3 +276,10 @@ def test_input_frame_order_is_kept() -> None:
     pd.testing.assert_series_equal(
         frame["facility"], pd.Series(expected, name="facility", dtype="str")
     )
+
+
+def test_csv_with_ragged_rows_is_read() -> None:
+    rows = table(3)
+    wide = csv_bytes(rows[:2]) + csv_bytes([[*rows[2], "", "extra"]]) + csv_bytes(rows[3:])
+    frame = parse_workbook(wide, "ragged.csv").frame
+    assert frame["rdt_tested_u5"].tolist() == [10.0, 11.0, 12.0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -34,8 +35,8 @@ class Book(Protocol):
         """The first HEAD_ROWS rows of a sheet."""
         ...
 
-    def rows(self, name: str) -> Rows:
-        """Every row of a sheet."""
+    def grid(self, name: str, start: int) -> pd.DataFrame:
+        """The sheet's rows from index `start` on, as a DataFrame with positional columns."""
         ...
 
 
@@ -58,31 +59,52 @@ class _CalamineBook:
         rows = self._sheet(name).to_python(skip_empty_area=False, nrows=HEAD_ROWS)
         return [list(row) for row in rows]
 
-    def rows(self, name: str) -> Rows:
+    def grid(self, name: str, start: int) -> pd.DataFrame:
         rows: Rows = self._sheet(name).to_python(skip_empty_area=False)  # type: ignore[assignment]
-        return rows
+        return to_grid(rows[start:])
 
 
 @dataclass(frozen=True)
 class _CsvBook:
     name: str
-    table: Rows
+    text: str
+    delimiter: str
 
     @property
     def sheet_names(self) -> list[str]:
         return [self.name]
 
     def head(self, name: str) -> Rows:
-        return self.table[:HEAD_ROWS]
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        return [list(row) for row in itertools.islice(reader, HEAD_ROWS)]
 
-    def rows(self, name: str) -> Rows:
-        return self.table
+    def grid(self, name: str, start: int) -> pd.DataFrame:
+        width = max((len(row) for row in self.head(name)), default=0)
+        try:  # pandas' C parser: fast, and numbers arrive as numbers
+            return pd.read_csv(
+                io.StringIO(self.text),
+                sep=self.delimiter,
+                header=None,
+                names=list(range(width)),
+                skiprows=start,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                low_memory=False,
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+            # Rows wider than the header: let the csv module take them as they come.
+            reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+            return to_grid([list(row) for row in itertools.islice(reader, start, None)])
 
 
 def open_book(data: bytes, file_format: str) -> Book:
     """The sheets of an upload whose format `safety.check_upload` has already established."""
     if file_format == "csv":
-        return _CsvBook("csv", read_csv_rows(data))
+        text = decode_text(data)
+        # Leading blank lines would make the sniffer see no structure.
+        delimiter = sniff_delimiter(text.lstrip("\r\n")[:_SNIFF_BYTES])
+        return _CsvBook("csv", text, delimiter)
     try:
         return _CalamineBook(python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)))
     except Exception as exc:  # calamine raises several unrelated types for a damaged file
@@ -108,15 +130,6 @@ def sniff_delimiter(sample: str) -> str:
     except csv.Error:
         counts = {d: sample.count(d) for d in _DELIMITERS}
         return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-
-
-def read_csv_rows(data: bytes) -> Rows:
-    """Every row of a CSV upload as lists of strings."""
-    text = decode_text(data)
-    # A blank first line would make the sniffer see no structure, so skip leading blank lines.
-    sample = text.lstrip("\r\n")[:_SNIFF_BYTES]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(sample))
-    return [list(row) for row in reader]
 
 
 def to_grid(rows: Sequence[Sequence[object]]) -> pd.DataFrame:

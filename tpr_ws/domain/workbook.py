@@ -16,7 +16,7 @@ from tpr_ws.domain.headers import HeaderMap, find_header_row
 from tpr_ws.domain.ingest_report import IngestReport, completeness, layout_of
 from tpr_ws.domain.problems import header_problems, missing_method_warnings
 from tpr_ws.domain.safety import detect_format
-from tpr_ws.domain.sheets import Book, open_book, to_grid
+from tpr_ws.domain.sheets import Book, open_book
 from tpr_ws.errors import UploadRejected
 
 _GEOGRAPHY = (schema.STATE, schema.LGA, schema.WARD, schema.FACILITY)
@@ -35,18 +35,18 @@ def parse_workbook(data: bytes, file_name: str) -> Ingested:
     file_format = detect_format(data, file_name)
     book = open_book(data, file_format)
     sheet, header_row, header_map = choose_sheet(book)
-    rows = book.rows(sheet)[header_row + 1 :]
+    grid = book.grid(sheet, header_row + 1)
     context = _sheet_context(book, sheet, header_row)
     problems = header_problems(header_map)
-    if not any(any(_filled(c) for c in row) for row in rows):
+    if not _has_data(grid):
         problems.append(f"There are no data rows below the header row (row {header_row + 1}).")
     if problems:
         raise UploadRejected([*problems, context], code="unusable_workbook")
-    built = _build(to_grid(rows), header_map)
+    built = _build(grid, header_map)
     if built.frame.empty:
         reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in built.dropped.items())
         raise UploadRejected(
-            [f"None of the {len(rows)} data rows could be used ({reasons}).", context],
+            [f"None of the {len(grid)} data rows could be used ({reasons}).", context],
             code="unusable_workbook",
         )
     report = IngestReport(
@@ -55,7 +55,7 @@ def parse_workbook(data: bytes, file_name: str) -> Ingested:
         sheet=sheet,
         header_row=header_row + 1,
         layout=layout_of(header_map, header_row),
-        rows_read=len(rows),
+        rows_read=len(grid),
         rows_kept=len(built.frame),
         dropped=built.dropped,
         totals_row_dropped=built.dropped.get("totals_row", 0) > 0,
@@ -88,8 +88,11 @@ def _sheet_context(book: Book, sheet: str, header_row: int) -> str:
     return f"Sheet tried: '{sheet}' (header row {header_row + 1}); sheets in the file: {names}."
 
 
-def _filled(cell: object) -> bool:
-    return cell is not None and str(cell).strip() != ""
+def _has_data(grid: pd.DataFrame) -> bool:
+    """Whether any cell below the header holds something."""
+    if grid.empty:
+        return False
+    return bool((grid.notna() & (grid != "")).any().any())
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
         _column(grid, header_map, "period_code"), _column(grid, header_map, "period_name"),
         grid.index,
     )  # fmt: skip
-    empty = geo.eq("").all(axis=1) & period.eq("") & raw.isna().all(axis=1)
+    empty = (geo == "").all(axis=1) & period.eq("") & raw.isna().all(axis=1)
     dropped = {"empty_row": int(empty.sum())}
     drop = _drop_unplaced(geo, raw, empty, dropped, warnings)
     no_period = period.eq("") & ~drop
@@ -133,7 +136,7 @@ def _column(grid: pd.DataFrame, header_map: HeaderMap, role: str) -> pd.Series |
 
 
 def _unplaced(geo: pd.DataFrame) -> pd.Series:
-    return geo.eq("").any(axis=1)
+    return (geo == "").any(axis=1)
 
 
 def _drop_unplaced(
@@ -152,7 +155,8 @@ def _drop_unplaced(
     dropped["missing_geography"] = int(unplaced.sum())
     if unplaced.any():
         warnings.append(
-            f"{int(unplaced.sum())} rows had a blank state, LGA, ward or facility and were left out."
+            f"{int(unplaced.sum())} rows had a blank state, LGA, ward or facility "
+            "and were left out."
         )
     return empty | totals | unplaced
 
