@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+WORKER_LOGS = Path(__file__).resolve().parents[2] / "artifacts" / "browser-logs"
 WORKERS = 3
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,13 +130,15 @@ def chromium_path() -> Path:
 
 @pytest.fixture(scope="session")
 def _stack(
-    chromium_path: Path, redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+    chromium_path: Path, redis_server: EmbeddedRedis
 ) -> Iterator[Stack]:
     if not redis_server.running:
         redis_server.start()
     proxy = RoundRobinProxy()
     proxy.start()
-    stack = Stack(proxy, redis_server.url, secrets.token_urlsafe(24), tmp_path_factory.mktemp("workers"))
+    # Worker logs go to artifacts/ (tmp dirs are pruned by other pytest runs on the machine).
+    WORKER_LOGS.mkdir(parents=True, exist_ok=True)
+    stack = Stack(proxy, redis_server.url, secrets.token_urlsafe(24), WORKER_LOGS)
     try:
         stack.start_workers()
         yield stack
@@ -171,10 +174,25 @@ class PageProbe:
     dialogs: list[str] = field(default_factory=list)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def new_page(browser: Any, stack: Stack) -> Iterator[Callable[..., tuple[Any, PageProbe]]]:
-    """Factory: a fresh browser context + page (phone or desktop size) on the stack's URL."""
+def new_page(
+    browser: Any, stack: Stack, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., tuple[Any, PageProbe]]]:
+    """Factory: a fresh browser context + page (phone or desktop size) on the stack's URL.
+    A failed test leaves a screenshot of each of its pages in artifacts/screenshots/."""
     contexts: list[Any] = []
+    pages: list[Any] = []
 
     def make(*, width: int = 1100, height: int = 850, context: Any = None) -> tuple[Any, PageProbe]:
         if context is None:
@@ -191,9 +209,15 @@ def new_page(browser: Any, stack: Stack) -> Iterator[Callable[..., tuple[Any, Pa
 
         page.on("dialog", on_dialog)
         page.set_default_timeout(30_000)
+        pages.append(page)
         return page, probe
 
     yield make
+    if request.node.stash.get(_FAILED, False):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for n, page in enumerate(pages):
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(SCREENSHOTS / f"FAILED_{request.node.name}_{n}.png"), full_page=True)
     for context in contexts:
         context.close()
 

@@ -71,6 +71,7 @@ const upload = new UploadPanel({
   onSample: () => { setFileName("Sample data"); say("sample"); },
   onAccepted: (file) => setFileName(file.name),
   onSessionGone: () => sessionGone(),
+  onFailed: (key) => chat.failProgress(key),
 });
 
 function setFileName(name) {
@@ -343,6 +344,7 @@ dom.form.addEventListener("submit", (e) => {
 });
 dom.restart.addEventListener("click", () => { setFileName(null); say("restart"); });
 dom.retryNow.addEventListener("click", () => conn.reconnectNow());
+document.querySelector(".skip-link").addEventListener("click", (e) => { e.preventDefault(); dom.input.focus(); });
 
 async function boot() {
   const stored = loadStore();

@@ -59,6 +59,15 @@ export class ChatView {
     return el;
   }
 
+  /** The upload failed over HTTP: its server-side progress will not move again. */
+  failProgress(uploadId) {
+    const item = this.progress.get(uploadId);
+    if (!item || item.el.classList.contains("done")) return;
+    item.el.classList.add("failed");
+    item.bar.classList.remove("indeterminate");
+    item.label.textContent = "Stopped: see the message below.";
+  }
+
   /** The upload's turn is committed: its progress bar is complete. */
   finishProgress(uploadId) {
     const item = this.progress.get(uploadId);

@@ -87,12 +87,15 @@ export class UploadPanel {
 
   fail(parts, file, key, err, canRetry) {
     if (!parts.card.isConnected) this.ctx.cards.append(parts.card);
+    if (this.ctx.onFailed) this.ctx.onFailed(key, err);
     parts.card.dataset.state = "failed";
     parts.card.classList.add("failed");
     parts.bar.remove();
     parts.label.textContent = "";
     clear(parts.body);
-    parts.body.append(h("p", { class: "error-text", role: "alert" }, h("strong", { text: "This file could not be used. " }), String(err.message || "Upload failed.")));
+    const serverSide = err.status === 0 || err.status >= 500;
+    const title = serverSide ? "The upload did not finish. " : "This file could not be used. ";
+    parts.body.append(h("p", { class: "error-text", role: "alert" }, h("strong", { text: title }), String(err.message || "Upload failed.")));
     const problems = Array.isArray(err.problems) ? err.problems : [];
     if (problems.length) {
       parts.body.append(h("ul", { class: "problems" }, problems.map((p) => h("li", { text: typeof p === "string" ? p : (p && (p.message || JSON.stringify(p))) }))));
