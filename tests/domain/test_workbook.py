@@ -12,6 +12,7 @@ from tests.domain.factories import (
     csv_bytes,
     facility_row,
     mojibake,
+    rewrite_zip,
     table,
     xlsx_bytes,
 )
@@ -283,3 +284,18 @@ def test_csv_with_ragged_rows_is_read() -> None:
     wide = csv_bytes(rows[:2]) + csv_bytes([[*rows[2], "", "extra"]]) + csv_bytes(rows[3:])
     frame = parse_workbook(wide, "ragged.csv").frame
     assert frame["rdt_tested_u5"].tolist() == [10.0, 11.0, 12.0]
+
+
+def test_damaged_sheet_is_refused_as_unreadable() -> None:
+    broken = b'<worksheet><sheetData><row><c t="s"><v>99999</v></c></row></sheetDat'
+    data = rewrite_zip(xlsx_bytes({"data": table()}), {"xl/worksheets/sheet1.xml": broken})
+    with pytest.raises(UploadRejected) as caught:
+        parse_workbook(data, "broken.xlsx")
+    assert caught.value.code == "unreadable"
+    assert "Sheet 'data'" in caught.value.message
+
+
+def test_ole2_file_that_is_not_a_workbook_is_refused_as_unreadable() -> None:
+    with pytest.raises(UploadRejected) as caught:
+        parse_workbook(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000), "memo.xls")
+    assert caught.value.code == "unreadable"

@@ -52,7 +52,10 @@ class _CalamineBook:
 
     def _sheet(self, name: str) -> python_calamine.CalamineSheet:
         if name not in self.loaded:
-            self.loaded[name] = self.workbook.get_sheet_by_name(name)
+            try:
+                self.loaded[name] = self.workbook.get_sheet_by_name(name)
+            except Exception as exc:  # calamine raises several unrelated types
+                raise _unreadable(exc, f"sheet '{name}'") from exc
         return self.loaded[name]
 
     def head(self, name: str) -> Rows:
@@ -108,11 +111,15 @@ def open_book(data: bytes, file_format: str) -> Book:
     try:
         return _CalamineBook(python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)))
     except Exception as exc:  # calamine raises several unrelated types for a damaged file
-        raise UploadRejected(
-            [f"The file could not be read as an Excel workbook ({exc}). "
-             "Open it in Excel, save it again as .xlsx and upload that copy."],
-            code="unreadable",
-        ) from exc  # fmt: skip
+        raise _unreadable(exc, "the file") from exc
+
+
+def _unreadable(exc: Exception, what: str) -> UploadRejected:
+    return UploadRejected(
+        [f"{what[0].upper()}{what[1:]} could not be read as Excel data ({exc}). "
+         "Open the file in Excel, save it again as .xlsx and upload that copy."],
+        code="unreadable",
+    )  # fmt: skip
 
 
 def decode_text(data: bytes) -> str:
