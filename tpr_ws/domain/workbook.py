@@ -49,25 +49,7 @@ def parse_workbook(data: bytes, file_name: str) -> Ingested:
             [f"None of the {len(grid)} data rows could be used ({reasons}).", context],
             code="unusable_workbook",
         )
-    report = IngestReport(
-        file_name=file_name,
-        file_format=file_format,
-        sheet=sheet,
-        header_row=header_row + 1,
-        layout=layout_of(header_map, header_row),
-        rows_read=len(grid),
-        rows_kept=len(built.frame),
-        dropped=built.dropped,
-        totals_row_dropped=built.dropped.get("totals_row", 0) > 0,
-        duplicates_removed=built.dropped.get("duplicate", 0),
-        positives_gt_tested=_positives_gt_tested(built.frame),
-        negative_values=int((built.frame[list(schema.INDICATOR_COLUMNS)] < 0).sum().sum()),
-        unknown_wards=int(built.frame[schema.WARD].str.lower().eq("unknown").sum()),
-        summed_duplicate_headers=built.summed,
-        level_derived_from_name="level" not in header_map.roles,
-        completeness=completeness(built.frame),
-        warnings=[*missing_method_warnings(header_map), *built.warnings],
-    )
+    report = _report(file_name, file_format, sheet, header_row, header_map, len(grid), built)
     return Ingested(built.frame, report)
 
 
@@ -89,10 +71,8 @@ def _sheet_context(book: Book, sheet: str, header_row: int) -> str:
 
 
 def _has_data(grid: pd.DataFrame) -> bool:
-    """Whether any cell below the header holds something."""
-    if grid.empty:
-        return False
-    return bool((grid.notna() & (grid != "")).any().any())
+    """Whether any cell below the header holds something (stops at the first such column)."""
+    return any(bool((grid[c].notna() & (grid[c] != "")).any()) for c in grid.columns)
 
 
 @dataclass(frozen=True)
@@ -119,6 +99,8 @@ def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
     drop = _drop_unplaced(geo, raw, empty, dropped, warnings)
     no_period = period.eq("") & ~drop
     dropped["missing_period"] = int(no_period.sum())
+    if no_period.any():
+        warnings.append(f"{int(no_period.sum())} rows had no readable period and were left out.")
     keep = ~(drop | no_period)
     counts, summed = _indicators(raw[keep], header_map, warnings)
     frame = _identity_frame(geo[keep], grid[keep], header_map, warnings)
@@ -222,6 +204,37 @@ def _identity_frame(
         )
     frame[schema.FACILITY_LEVEL] = levels.values
     return frame
+
+
+def _report(
+    file_name: str,
+    file_format: str,
+    sheet: str,
+    header_row: int,
+    header_map: HeaderMap,
+    rows_read: int,
+    built: _Built,
+) -> IngestReport:
+    frame = built.frame
+    return IngestReport(
+        file_name=file_name,
+        file_format=file_format,
+        sheet=sheet,
+        header_row=header_row + 1,
+        layout=layout_of(header_map, header_row),
+        rows_read=rows_read,
+        rows_kept=len(frame),
+        dropped=built.dropped,
+        totals_row_dropped=built.dropped.get("totals_row", 0) > 0,
+        duplicates_removed=built.dropped.get("duplicate", 0),
+        positives_gt_tested=_positives_gt_tested(frame),
+        negative_values=int((frame[list(schema.INDICATOR_COLUMNS)] < 0).sum().sum()),
+        unknown_wards=int(frame[schema.WARD].str.lower().eq("unknown").sum()),
+        summed_duplicate_headers=built.summed,
+        level_derived_from_name="level" not in header_map.roles,
+        completeness=completeness(frame),
+        warnings=[*missing_method_warnings(header_map), *built.warnings],
+    )
 
 
 def _positives_gt_tested(frame: pd.DataFrame) -> int:
