@@ -9,8 +9,13 @@ from hypothesis import strategies as st
 
 from tpr_ws.domain import schema
 from tpr_ws.domain.headers import find_header_row, indicator_of, normalise_header, role_of
-from tpr_ws.domain.names import clean_name, is_total, level_from_name, normalise_level
-from tpr_ws.domain.names import normalise_period
+from tpr_ws.domain.names import (
+    clean_name,
+    is_total,
+    level_from_name,
+    normalise_level,
+    normalise_period,
+)
 from tpr_ws.domain.tidy import to_counts
 
 ROLES = ("state", "lga", "ward", "facility")
@@ -84,7 +89,7 @@ def test_name_cleaning_is_idempotent(raw: str, role: str) -> None:
     assert clean_name(once, role) == once
 
 
-@given(st.integers(min_value=-10**6, max_value=10**9), st.sampled_from(["{}", " {} ", "{:,}"]))
+@given(st.integers(min_value=-(10**6), max_value=10**9), st.sampled_from(["{}", " {} ", "{:,}"]))
 def test_numbers_stored_as_text_are_read_as_numbers(number: int, template: str) -> None:
     cells = pd.Series([template.format(number), number, None, ""], dtype=object)
     counts = to_counts(cells)

@@ -37,11 +37,9 @@ def dataset_key(upload: bytes) -> str:
 
 def encode_dataset(frame: pd.DataFrame) -> bytes:
     """A tidy frame (exactly `schema.TIDY_COLUMNS`) as a compressed Arrow IPC stream."""
-    arrays = [
-        pa.array(frame[c].to_numpy(dtype=object, na_value=None), pa.string()).dictionary_encode()
-        for c in schema.ID_COLUMNS
-    ] + [pa.array(frame[c].to_numpy(dtype="float64"), pa.float64()) for c in schema.INDICATOR_COLUMNS]
-    table = pa.Table.from_arrays(arrays, schema=_SCHEMA)
+    names = [pa.array(frame[c], pa.string()).dictionary_encode() for c in schema.ID_COLUMNS]
+    counts = [pa.array(frame[c], pa.float64()) for c in schema.INDICATOR_COLUMNS]
+    table = pa.Table.from_arrays([*names, *counts], schema=_SCHEMA)
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, table.schema, options=options) as writer:

@@ -101,7 +101,7 @@ _MONTH_FORMATS: Final = ("%B %Y", "%b %Y", "%B-%Y", "%b-%Y", "%b-%y", "%B, %Y")
 
 
 def normalise_period(value: object) -> str | None:
-    """"YYYY-MM" (monthly) or "YYYY" (yearly) from a period code or name, or None."""
+    """The period as "YYYY-MM" (monthly) or "YYYY" (yearly) from a code or name, or None."""
     if isinstance(value, datetime | date):
         return f"{value.year:04d}-{value.month:02d}"
     if isinstance(value, float) and value == value and value.is_integer():

@@ -15,9 +15,7 @@ def _method_columns(method: schema.Method) -> list[str]:
 def _absent_methods(header_map: HeaderMap) -> list[schema.Method]:
     """Methods none of whose six columns is present."""
     return [
-        m
-        for m in schema.Method
-        if not any(c in header_map.indicators for c in _method_columns(m))
+        m for m in schema.Method if not any(c in header_map.indicators for c in _method_columns(m))
     ]
 
 

@@ -56,7 +56,7 @@ def check_upload(
 
 
 def detect_format(data: bytes, file_name: str) -> str:
-    """"xlsx", "xls" or "csv" by the file's bytes (the name only words the refusal)."""
+    """The format ("xlsx", "xls" or "csv") by the file's bytes; the name only words refusals."""
     if data.startswith(_ZIP_MAGIC):
         return "xlsx"
     if data.startswith(_OLE2_MAGIC):
