@@ -43,12 +43,12 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         env = {**os.environ, "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret,
                "TPR_WS_LEASE_TTL_MS": "3000", "PYTHONUNBUFFERED": "1", **self.extra_env}  # fmt: skip
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tpr_ws", "worker", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        )  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tpr_ws", "worker", "--host", "127.0.0.1",
+                 "--port", str(self.port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            )  # fmt: skip
         self.wait_ready()
         return self
 
