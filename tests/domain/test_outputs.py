@@ -1,0 +1,90 @@
+"""Downloads: ward table CSV/XLSX, file names, and a Markdown report that escapes names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import openpyxl
+import pytest
+
+from tests.domain.tidy_rows import tidy
+from tpr_ws.domain import schema
+from tpr_ws.domain.outputs import (
+    md_escape,
+    output_filename,
+    summary_report,
+    ward_table_csv,
+    ward_table_xlsx,
+)
+from tpr_ws.domain.tpr import TprResult, compute_tpr
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def result() -> TprResult:
+    frame = tidy([
+        {"ward": "Karewa", "rdt_tested_u5": 3, "rdt_positive_u5": 1},
+        {"ward": HOSTILE, "rdt_tested_u5": 10, "rdt_positive_u5": 9},
+        {"ward": "A | B", "lga": "Mubi South", "rdt_tested_u5": 4, "rdt_positive_u5": 2},
+        {"ward": "Quiet"},
+    ])  # fmt: skip
+    return compute_tpr(frame, "Adamawa", "Primary", "u5")
+
+
+@pytest.mark.parametrize(
+    ("state", "level", "age", "ext", "expected"),
+    [
+        ("Adamawa", "Primary", "u5", "csv", "Adamawa_TPR_Primary_u5.csv"),
+        ("Akwa Ibom", "All", "all", ".xlsx", "Akwa-Ibom_TPR_All_all.xlsx"),
+        ("../../etc/passwd", "Tertiary", "pw", "md", "etc-passwd_TPR_Tertiary_pw.md"),
+        ("FCT", "Secondary", "o5", "csv", "FCT_TPR_Secondary_o5.csv"),
+    ],
+)
+def test_output_filename(state: str, level: str, age: str, ext: str, expected: str) -> None:
+    assert output_filename(state, level, age, ext) == expected
+
+
+def test_csv_columns_order_and_rounding() -> None:
+    rows = list(csv.reader(io.StringIO(ward_table_csv(result()).decode("utf-8"))))
+    assert rows[0] == list(schema.WARD_TABLE_COLUMNS)
+    by_ward = {r[2]: r for r in rows[1:]}
+    assert [r[1] for r in rows[1:]] == sorted(r[1] for r in rows[1:])
+    assert by_ward["Karewa"][3] == "33.33"
+    assert by_ward["Karewa"][4:6] == ["3", "1"]
+    assert by_ward["Quiet"][3] == ""  # no data: empty, never 0
+    assert by_ward[HOSTILE][13:] == ["Primary", "u5"]
+
+
+def test_xlsx_reopens_with_the_same_values() -> None:
+    res = result()
+    book = openpyxl.load_workbook(io.BytesIO(ward_table_xlsx(res)))
+    sheet = book.active
+    assert sheet is not None
+    assert sheet.freeze_panes == "A2"
+    assert all(cell.font.bold for cell in sheet[1])
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == list(schema.WARD_TABLE_COLUMNS)
+    for got, (_, want) in zip(rows[1:], res.wards.iterrows(), strict=True):
+        assert got[:3] == (want["State"], want["LGA"], want["Ward"])
+        if math.isnan(want["TPR"]):
+            assert got[3] is None
+        else:
+            assert got[3] == round(want["TPR"], 2)
+        assert isinstance(got[4], int) and got[4] == want["Tested"]
+
+
+def test_report_escapes_hostile_names_and_states_the_rule() -> None:
+    report = summary_report(result(), file_name="up|load<script>.xlsx")
+    assert "<img" not in report and "<script>" not in report
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in report
+    assert "A \\| B" in report
+    table_rows = [line for line in report.splitlines() if line.startswith("| ")]
+    assert all(line.count(" | ") == table_rows[0].count(" | ") for line in table_rows)
+    assert "pooled" in report and "RDT on a tie" in report
+    assert "Wards: 4 (3 with data, 1 without)" in report
+
+
+def test_md_escape_flattens_newlines() -> None:
+    assert md_escape("a\nb*c*") == "a b\\*c\\*"
