@@ -1,0 +1,150 @@
+"""Bench: national-size upload from bytes to TPR, with an openpyxl baseline in the same run.
+
+Usage: .venv/bin/python bench/ingest.py [--rows N] [--layout B] [--seed 0] [--no-openpyxl]
+
+Generates the national xlsx (default preset, or about N rows) once and caches it under
+$TMPDIR/tpr_ws_bench keyed by size, layout and seed; generation runs in a child process so the
+peak memory printed is that of the measured work only. Then times: the fast parse
+(parse_workbook) against pandas.read_excel(engine="openpyxl") of the same sheet, the dataset
+blob (encode, decode, size), TPR for one state and for every state in turn, describe_dataset,
+and peak memory. Prints a table with targets and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tpr_ws.domain import schema
+from tpr_ws.domain.blob import decode_dataset, encode_dataset
+from tpr_ws.domain.overview import describe_dataset
+from tpr_ws.domain.sample import PRESETS, Preset, generate, preset_for_rows
+from tpr_ws.domain.sample_layout import SHEET_NAMES
+from tpr_ws.domain.tpr import compute_tpr
+from tpr_ws.domain.workbook import parse_workbook
+
+
+def _preset(rows: int | None) -> Preset:
+    return PRESETS["national"] if rows is None else preset_for_rows(rows)
+
+
+def _generate_to(path: str, rows: int | None, layout: str, seed: int) -> None:
+    made = generate(layout, _preset(rows), seed=seed, fmt="xlsx")
+    Path(path).write_bytes(made.data)
+
+
+def cached_file(rows: int | None, layout: str, seed: int) -> Path:
+    """The generated workbook's path, generating it (in a child process) on first use."""
+    cache = Path(os.environ.get("TPR_WS_BENCH_CACHE", Path(tempfile.gettempdir()) / "tpr_ws_bench"))
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{_preset(rows).name}_layout{layout}_seed{seed}.xlsx"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        started = time.perf_counter()
+        partial = path.with_suffix(".part")
+        child = multiprocessing.get_context("spawn").Process(
+            target=_generate_to, args=(str(partial), rows, layout, seed)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"generation failed (exit {child.exitcode})")
+        partial.rename(path)
+        print(f"generated in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+class Timings:
+    """Collects (label, wall seconds, cpu seconds) and prints them as a table."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, float, str]] = []
+
+    def run(self, label: str, func: Callable[[], Any], note: str = "") -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = func()
+        self.add(label, time.perf_counter() - wall, time.process_time() - cpu, note)
+        return result
+
+    def add(self, label: str, wall: float, cpu: float, note: str = "") -> None:
+        self.rows.append((label, wall, cpu, note))
+        print(f"  {label:<42} {wall:9.3f} s  cpu {cpu:8.3f} s  {note}", flush=True)
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None, help="about N rows (default national)")
+    parser.add_argument("--layout", default="B", choices=tuple(SHEET_NAMES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-openpyxl", action="store_true", help="skip the slow baseline")
+    args = parser.parse_args(argv)
+
+    path = cached_file(args.rows, args.layout, args.seed)
+    data = path.read_bytes()
+    print(f"file {path.name}: {len(data) / 1e6:.1f} MB", flush=True)
+    t = Timings()
+    ingested = t.run("parse_workbook (fast path)", lambda: parse_workbook(data, path.name))
+    frame = ingested.frame
+    parse_wall = t.rows[-1][1]
+    if not args.no_openpyxl:
+        header = 1 if args.layout == "D" else 0
+        sheet = SHEET_NAMES[args.layout]
+        t.run(
+            "pandas.read_excel(engine='openpyxl')",
+            lambda: pd.read_excel(io.BytesIO(data), sheet_name=sheet, header=header,
+                                  engine="openpyxl"),
+        )  # fmt: skip
+        baseline = t.rows[-1][1]
+    blob = t.run("encode_dataset", lambda: encode_dataset(frame))
+    decoded = t.run("decode_dataset (blob load)", lambda: decode_dataset(blob))
+    states = sorted(decoded[schema.STATE].unique())
+    biggest = str(decoded[schema.STATE].value_counts().idxmax())
+    one = []
+    for _ in range(5):
+        started = time.perf_counter()
+        compute_tpr(decoded, biggest, "Primary", "u5")
+        one.append(time.perf_counter() - started)
+    t.add(f"compute_tpr one state ({biggest}, median of 5)", statistics.median(one), 0.0)
+    t.run(
+        f"compute_tpr all {len(states)} states in turn",
+        lambda: [compute_tpr(decoded, s, "All", "all") for s in states],
+    )
+    t.run("describe_dataset", lambda: describe_dataset(decoded, ingested.report.to_dict()))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print()
+    print(f"rows {len(frame):,}  states {len(states)}  blob {len(blob) / 1e6:.2f} MB")
+    print(f"{'measure':<44} {'value':>12}  {'target':>12}  verdict")
+    if not args.no_openpyxl:
+        ratio = baseline / parse_wall
+        print(
+            f"{'openpyxl / fast parse':<44} {ratio:11.1f}x  {'>= 5x':>12}  {_verdict(ratio >= 5)}"
+        )
+    load = t.rows[3 if not args.no_openpyxl else 2][1]
+    print(f"{'blob load (s)':<44} {load:12.3f}  {'< 1 s':>12}  {_verdict(load < 1)}")
+    tpr_one = statistics.median(one) * 1000
+    print(
+        f"{'TPR one state (ms)':<44} {tpr_one:12.1f}  {'< 200 ms':>12}  {_verdict(tpr_one < 200)}"
+    )
+    print(f"{'peak RSS (MB)':<44} {peak_mb:12.0f}  {'< 2048 MB':>12}  {_verdict(peak_mb < 2048)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
