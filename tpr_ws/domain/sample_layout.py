@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -32,7 +32,6 @@ class Sheet:
     header: list[str]
     columns: list[np.ndarray]
     blank_first_row: bool = False
-    notes: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
