@@ -76,6 +76,10 @@ def normalise_level(value: str) -> str | None:
     return None
 
 
+# Plain strings: this runs once per distinct facility (~28k nationally), enum lookups add up.
+_TERTIARY: Final = FacilityLevel.TERTIARY.value
+_SECONDARY: Final = FacilityLevel.SECONDARY.value
+_PRIMARY: Final = FacilityLevel.PRIMARY.value
 _TERTIARY_NAME: Final = re.compile(
     r"teaching hospital|university hospital|federal medical cent(re|er)|federal specialist",
     re.IGNORECASE,
@@ -89,10 +93,10 @@ _SECONDARY_NAME: Final = re.compile(
 def level_from_name(facility: str) -> str:
     """The facility level implied by a facility's name (DOMAIN.md, layout B)."""
     if _TERTIARY_NAME.search(facility):
-        return FacilityLevel.TERTIARY.value
+        return _TERTIARY
     if _SECONDARY_NAME.search(facility):
-        return FacilityLevel.SECONDARY.value
-    return FacilityLevel.PRIMARY.value
+        return _SECONDARY
+    return _PRIMARY
 
 
 _YEAR_MONTH: Final = re.compile(r"^(\d{4})-?(\d{2})(?:[-/ ]\d{1,2}.*)?$")
