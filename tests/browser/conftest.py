@@ -96,6 +96,8 @@ class Stack:
         return {
             "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret, "TPR_WS_LEASE_TTL_MS": "3000",
             "TPR_WS_ALLOWED_ORIGINS": self.proxy.url, "PYTHONUNBUFFERED": "1",
+            # A tight rate limit (2 messages/s, bursts of 10) so a typing burst meets it.
+            "TPR_WS_RATE_LIMIT_MESSAGES": "10", "TPR_WS_RATE_LIMIT_WINDOW_S": "5",
         }  # fmt: skip
 
     def start_workers(self) -> None:

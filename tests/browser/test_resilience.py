@@ -143,3 +143,21 @@ def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screen
     expect(page_b.locator(".results .big-value").last).to_have_text(page_a.locator(".results .big-value").last.inner_text())
     screenshot(page_b, "08_second_page_in_sync")
     assert not probe_a.errors and not probe_b.errors, (probe_a.errors, probe_b.errors)
+
+
+def test_burst_over_the_rate_limit_is_delivered_once_each(new_page: Any, stack: Any) -> None:
+    page, probe = new_page()
+    received: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(str(payload))))
+    open_app(page, stack.url)
+    wait_stage(page, "awaiting_upload")
+    texts = [f"hello {n}" for n in range(26)]  # well over the stack's 10 per 5 s
+    for text in texts:
+        say(page, text)
+    expect_no_pending(page, timeout=90_000)
+    users = [t for r, t in bubbles(page) if r == "user"]
+    assert users == texts  # each once, in the order typed, refused ones retried in place
+    assert page.locator("#log .msg.failed, #outbox .msg").count() == 0
+    assert any('"rate_limited"' in f for f in received), "the burst never met the rate limit"
+    assert_clean_log(page)
+    assert not probe.errors, probe.errors

@@ -194,37 +194,46 @@ function caughtUp() {
 }
 
 // ---- outbox ------------------------------------------------------------------------------
+// One say is in flight at a time. The server runs a session's turns one by one anyway, so this
+// costs one round trip per message; it keeps the order when a message must be retried, and it
+// pins an error frame that carries no id (the server refuses some frames before reading their
+// id) on the one message that can have caused it.
+const AUTO_RETRY = { rate_limited: 8, server_error: 3, internal: 3 };
+
 function canSend() {
   return conn.ready && app.catchUpTo == null;
 }
 
-function sendOne(m) {
-  if (conn.send({ type: "say", id: m.id, text: m.text })) {
-    m.sent = true;
-    chat.setPendingStatus(m.id, "Sent; waiting for the reply…");
-  } else {
-    chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
-  }
+function inFlight() {
+  return app.outbox.find((m) => m.sent && !m.acked && !m.failed) || null;
 }
 
 function flushOutbox() {
-  for (const m of app.outbox) {
-    if (m.acked || m.failed || m.retryTimer) continue;
-    if (app.seenReplies.has(m.id)) { dropFromOutbox(m.id); continue; }
-    if (canSend()) sendOne(m);
-    else chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+  for (const m of [...app.outbox]) if (app.seenReplies.has(m.id)) dropFromOutbox(m.id);
+  const waiting = app.outbox.filter((m) => !m.acked && !m.failed);
+  if (!canSend()) {
+    for (const m of waiting) chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+    return;
   }
+  let next = inFlight();
+  if (!next) {
+    next = waiting[0];
+    if (!next || next.retryTimer) return;
+    if (!conn.send({ type: "say", id: next.id, text: next.text })) return;
+    next.sent = true;
+    chat.setPendingStatus(next.id, "Sent; waiting for the reply…");
+  }
+  for (const m of waiting) if (m !== next && !m.retryTimer) chat.setPendingStatus(m.id, "Queued", "queued");
 }
 
 function say(text) {
   const clean = String(text).trim();
   if (!clean || !app.session) return;
-  const m = { id: uuid(), text: clean, acked: false, ackSeq: null, failed: false };
+  const m = { id: uuid(), text: clean, acked: false, ackSeq: null, failed: false, sent: false };
   app.outbox.push(m);
   chat.addPending(m);
   persist();
-  if (canSend()) sendOne(m);
-  else chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+  flushOutbox();
   scrollToEnd(true);
 }
 
@@ -242,25 +251,31 @@ function onAck(frame) {
   m.ackSeq = Number.isFinite(Number(frame.seq)) ? Number(frame.seq) : null;
   if (app.seenReplies.has(m.id) || (m.ackSeq != null && m.ackSeq <= app.lastSeq)) dropFromOutbox(m.id);
   else { chat.setPendingStatus(m.id, "Sent", "acked"); persist(); }
+  flushOutbox();
+}
+
+function retryLater(m, code) {
+  m.sent = false;
+  m.tries = (m.tries || 0) + 1;
+  const delay = Math.min(15000, 1000 * 2 ** Math.min(m.tries, 4)) * (0.5 + Math.random() / 2);
+  const why = code === "rate_limited" ? "Too many messages at once" : "The server could not finish that";
+  chat.setPendingStatus(m.id, `${why}; trying again in ${Math.ceil(delay / 1000)} s…`, "queued");
+  m.retryTimer = setTimeout(() => { m.retryTimer = null; flushOutbox(); }, delay);
 }
 
 function onError(frame) {
   const message = String(frame.message || frame.code || "Something went wrong.");
-  const m = frame.id ? app.outbox.find((x) => x.id === frame.id) : null;
-  if (m && frame.code === "rate_limited") {
-    m.tries = (m.tries || 0) + 1;
-    const delay = Math.min(15000, 1000 * 2 ** Math.min(m.tries, 4)) * (0.5 + Math.random() / 2);
-    chat.setPendingStatus(m.id, `Too many messages at once; retrying in ${Math.ceil(delay / 1000)} s…`, "queued");
-    m.retryTimer = setTimeout(() => { m.retryTimer = null; if (canSend()) sendOne(m); else flushOutbox(); }, delay);
-    return;
-  }
-  if (m) {
+  const m = frame.id ? app.outbox.find((x) => x.id === frame.id) : inFlight();
+  if (m && !m.acked) {
+    if ((m.tries || 0) < (AUTO_RETRY[frame.code] || 0)) { retryLater(m, frame.code); return; }
     m.failed = true;
+    m.sent = false;
     persist();
     chat.markFailed(m.id, message, [
-      h("button", { type: "button", class: "link-btn", onclick: () => { m.failed = false; persist(); chat.setPendingStatus(m.id, "Sending…"); flushOutbox(); } }, "Try again"),
+      h("button", { type: "button", class: "link-btn", onclick: () => { m.failed = false; m.tries = 0; persist(); flushOutbox(); } }, "Try again"),
       h("button", { type: "button", class: "link-btn", onclick: () => dropFromOutbox(m.id) }, "Dismiss"),
     ]);
+    flushOutbox();
     return;
   }
   chat.notice(message, "error");
@@ -297,7 +312,12 @@ const conn = new Connection({
     if (state !== "connected") {
       app.catchUpTo = null;
       document.body.dataset.synced = "false";
-      for (const m of app.outbox) if (!m.acked && !m.failed) chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+      // Whatever was on the old socket is resent, with the same ids, after the next welcome.
+      for (const m of app.outbox) {
+        if (m.acked || m.failed) continue;
+        m.sent = false;
+        chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+      }
     }
   },
   onSessionGone: () => sessionGone(),
