@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -116,6 +117,8 @@ class ChatClient:
         }).decode())  # fmt: skip
         self._reader = asyncio.create_task(self._read(self.ws))
         await self.wait_until(lambda: bool(self.welcome), timeout=15)
+        # the replay of what this client missed follows the welcome
+        await self.wait_until(lambda: self.last_seq >= self.welcome["last_seq"], timeout=15)
 
     async def disconnect(self) -> None:
         if self._reader is not None:
@@ -194,7 +197,7 @@ class ChatClient:
     async def upload(self, base_url: str, data: bytes, file_name: str,
                      key: str | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
         form = aiohttp.FormData()
-        form.add_field("file", data, filename=file_name,
+        form.add_field("file", io.BytesIO(data), filename=file_name,
                        content_type="application/octet-stream")  # fmt: skip
         headers = {"Authorization": f"Bearer {self.token}",
                    "Idempotency-Key": key or uuid.uuid4().hex}  # fmt: skip

@@ -132,7 +132,7 @@ def _workbook_without_indicators() -> bytes:
         ("notes.xlsx", lambda: b"This is a text file, not a workbook.\n" * 20, "not_a_workbook", "workbook"),
         ("bomb.xlsx", _zip_bomb, "zip_bomb", ""),
         ("empty.xlsx", lambda: b"", "empty_file", "empty"),
-        ("llin.xlsx", _workbook_without_indicators, "upload_rejected", "tested"),
+        ("llin.xlsx", _workbook_without_indicators, "unusable_workbook", "tested"),
     ],
 )
 async def test_bad_uploads_are_refused_with_every_reason_and_change_nothing(

@@ -11,7 +11,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from tests.domain.oracle import oracle_ward_table
+from tests.domain.oracle import oracle_tpr
 from tests.harness import ChatClient
 from tpr_ws.domain.sample import generate
 
@@ -24,17 +24,17 @@ def _csv_rows(body: bytes) -> list[dict[str, str]]:
 
 def _assert_matches_oracle(body: bytes, truth: pd.DataFrame, state: str, level: str, age: str) -> None:
     rows = _csv_rows(body)
-    expected = oracle_ward_table(truth, state, level, age)
+    expected = oracle_tpr(truth, state, level, age).wards
     assert len(rows) == len(expected)
     got = {(r["LGA"], r["Ward"]): r for r in rows}
     for (lga, ward), want in expected.items():
         row = got[(lga, ward)]
-        assert int(float(row["Tested"] or 0)) == want["tested"]
-        assert int(float(row["Positive"] or 0)) == want["positive"]
-        if want["tpr"] is None:
+        assert float(row["Tested"] or 0) == want.tested
+        assert float(row["Positive"] or 0) == want.positive
+        if want.tpr is None:
             assert row["TPR"] == ""
         else:
-            assert abs(float(row["TPR"]) - want["tpr"]) < 0.006
+            assert abs(float(row["TPR"]) - want.tpr) < 0.006
 
 
 def _assert_log_clean(client: ChatClient) -> None:
