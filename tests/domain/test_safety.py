@@ -14,6 +14,7 @@ from tests.domain.factories import (
     xlsx_bytes,
     zeros_zip,
 )
+from tests.domain.xls_writer import xls_bytes
 from tpr_ws.domain.safety import ZipLimits, check_upload
 from tpr_ws.errors import UploadRejected
 
@@ -33,9 +34,8 @@ def test_xlsx_is_recognised_by_its_bytes_whatever_its_name() -> None:
     assert check_upload(data, "export.csv", max_bytes=LIMIT) == "xlsx"
 
 
-def test_ole2_bytes_are_xls() -> None:
-    data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
-    assert check_upload(data, "old.xls", max_bytes=LIMIT) == "xls"
+def test_xls_workbook_is_xls() -> None:
+    assert check_upload(xls_bytes({"data": table()}), "old.xls", max_bytes=LIMIT) == "xls"
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])

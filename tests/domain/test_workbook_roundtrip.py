@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
+import python_calamine
 
+from tests.domain.xls_writer import xls_bytes
 from tpr_ws.domain import schema
 from tpr_ws.domain.sample import DEFECT_NAMES, Defects, generate
 from tpr_ws.domain.workbook import parse_workbook
@@ -16,20 +20,33 @@ def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(list(schema.ID_COLUMNS), kind="stable").reset_index(drop=True)
 
 
+def as_xls(xlsx: bytes) -> bytes:
+    """The same workbook saved as .xls (cell for cell)."""
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(xlsx))
+    return xls_bytes(
+        {
+            name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            for name in book.sheet_names
+        }
+    )
+
+
 def assert_parses_to_truth(layout: str, fmt: str, defects: Defects) -> None:
-    made = generate(layout, "tiny", seed=7, fmt=fmt, defects=defects)
-    parsed = parse_workbook(made.data, made.file_name)
+    made = generate(layout, "tiny", seed=7, fmt="csv" if fmt == "csv" else "xlsx", defects=defects)
+    data = as_xls(made.data) if fmt == "xls" else made.data
+    parsed = parse_workbook(data, made.file_name)
     pd.testing.assert_frame_equal(sorted_frame(parsed.frame), sorted_frame(made.truth))
     assert parsed.report.layout == layout
+    assert parsed.report.file_format == fmt
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "xls"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_clean_file_parses_to_its_truth(layout: str, fmt: str) -> None:
     assert_parses_to_truth(layout, fmt, Defects())
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "xls"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_file_with_every_defect_parses_to_its_truth(layout: str, fmt: str) -> None:
     assert_parses_to_truth(layout, fmt, Defects.every())
