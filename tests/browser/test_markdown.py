@@ -58,6 +58,7 @@ def test_markdown_never_makes_markup_or_foreign_links(new_page: Any, stack: Any)
         "| <img src=x onerror=alert(2)> | b |\n|---|---|\n| <svg onload=alert(3)> | c |",
         "**<b onmouseover=alert(4)>x</b>**",
         "\\<img src=x onerror=alert(5)\\>",
+        "&lt;img src=x onerror=alert(6)&gt; &amp;lt; &#60;b&#x3e; `&lt;`",
     ]
     out = render(page, *hostile)
     joined = "\n".join(out)
@@ -75,6 +76,17 @@ def test_markdown_never_makes_markup_or_foreign_links(new_page: Any, stack: Any)
     assert hrefs == ["/api/sessions/abc/results.csv", "/report.md"], hrefs
     assert "&lt;img src=x onerror=alert(1)&gt;" in out[0]
     assert "&lt;img src=x onerror=alert(5)&gt;" in out[7]
+    # Character references decode to text (as in CommonMark), except inside code spans.
+    text8 = page.evaluate(
+        """async (src) => {
+          const { renderMarkdown } = await import('/static/js/markdown.js');
+          const box = document.createElement('div');
+          box.append(renderMarkdown(src));
+          return [box.textContent, box.querySelectorAll('*').length];
+        }""",
+        hostile[8],
+    )
+    assert text8 == ["<img src=x onerror=alert(6)> &lt; <b> &lt;", 2], text8  # a p holding a code
     page.wait_for_timeout(200)
     assert probe.dialogs == [] and page.evaluate("typeof window.__pwned") == "undefined"
     json.dumps(out)  # all plain strings

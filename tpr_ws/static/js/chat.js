@@ -145,6 +145,7 @@ export class ChatView {
     const phase = p.phase ? String(p.phase) : "";
     item.label.textContent = p.message || ev.text || phase || "Working…";
     item.el.dataset.lastSeq = ev.seq;
+    item.el.dataset.seqs = item.el.dataset.seqs ? `${item.el.dataset.seqs} ${ev.seq}` : String(ev.seq);
     item.el.dataset.phase = phase;
     item.bar.classList.toggle("indeterminate", fraction == null);
     item.bar.setAttribute("aria-label", item.label.textContent);

@@ -170,6 +170,21 @@ function findClosing(text, delim, from) {
   return -1;
 }
 
+// Character references, as CommonMark decodes them in text (never inside code spans).
+const ENTITIES = {
+  amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0", middot: "·", hellip: "…",
+  mdash: "—", ndash: "–", ge: "≥", le: "≤", times: "×", copy: "©", deg: "°", rsquo: "’", lsquo: "‘",
+  rdquo: "”", ldquo: "“", bull: "•", laquo: "«", raquo: "»", shy: "\u00ad",
+};
+const RE_ENTITY = /^&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/;
+
+function decodeEntity(m) {
+  if (m[3]) return ENTITIES[m[3]] ?? null;
+  const code = m[1] ? parseInt(m[1], 10) : parseInt(m[2], 16);
+  if (!code || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return "\ufffd";
+  return String.fromCodePoint(code);
+}
+
 const isWordChar = (c) => c !== undefined && /[\p{L}\p{N}]/u.test(c);
 
 /** Inline Markdown -> array of Nodes. */
@@ -184,6 +199,15 @@ export function inline(text, options = {}) {
       buf += text[i + 1];
       i += 2;
       continue;
+    }
+    if (c === "&") {
+      const m = RE_ENTITY.exec(text.slice(i, i + 40));
+      const decoded = m && decodeEntity(m);
+      if (decoded != null) {
+        buf += decoded;
+        i += m[0].length;
+        continue;
+      }
     }
     if (c === "`") {
       let run = 1;
