@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
     t = Timings()
     ingested = t.run("parse_workbook (fast path)", lambda: parse_workbook(data, path.name))
     frame = ingested.frame
-    parse_wall = t.rows[-1][1]
+    parse_wall, parse_cpu = t.rows[-1][1], t.rows[-1][2]
     if not args.no_openpyxl:
         header = 1 if args.layout == "D" else 0
         sheet = SHEET_NAMES[args.layout]
@@ -110,17 +110,19 @@ def main(argv: list[str]) -> int:
             lambda: pd.read_excel(io.BytesIO(data), sheet_name=sheet, header=header,
                                   engine="openpyxl"),
         )  # fmt: skip
-        baseline = t.rows[-1][1]
+        baseline, baseline_cpu = t.rows[-1][1], t.rows[-1][2]
     blob = t.run("encode_dataset", lambda: encode_dataset(frame))
     decoded = t.run("decode_dataset (blob load)", lambda: decode_dataset(blob))
     states = sorted(decoded[schema.STATE].unique())
     biggest = str(decoded[schema.STATE].value_counts().idxmax())
-    one = []
+    one, one_cpu = [], []
     for _ in range(5):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         compute_tpr(decoded, biggest, "Primary", "u5")
-        one.append(time.perf_counter() - started)
-    t.add(f"compute_tpr one state ({biggest}, median of 5)", statistics.median(one), 0.0)
+        one.append(time.perf_counter() - wall)
+        one_cpu.append(time.process_time() - cpu)
+    label = f"compute_tpr one state ({biggest}, median of 5)"
+    t.add(label, statistics.median(one), statistics.median(one_cpu))
     t.run(
         f"compute_tpr all {len(states)} states in turn",
         lambda: [compute_tpr(decoded, s, "All", "all") for s in states],
@@ -131,18 +133,19 @@ def main(argv: list[str]) -> int:
     print()
     print(f"rows {len(frame):,}  states {len(states)}  blob {len(blob) / 1e6:.2f} MB")
     print(f"{'measure':<44} {'value':>12}  {'target':>12}  verdict")
+
+    def line(measure: str, value: str, target: str, ok: bool) -> None:
+        print(f"{measure:<44} {value:>12}  {target:>12}  {_verdict(ok)}")
+
     if not args.no_openpyxl:
-        ratio = baseline / parse_wall
-        print(
-            f"{'openpyxl / fast parse':<44} {ratio:11.1f}x  {'>= 5x':>12}  {_verdict(ratio >= 5)}"
-        )
+        ratio, ratio_cpu = baseline / parse_wall, baseline_cpu / parse_cpu
+        line("openpyxl / fast parse (wall)", f"{ratio:.1f}x", ">= 5x", ratio >= 5)
+        line("openpyxl / fast parse (cpu)", f"{ratio_cpu:.1f}x", ">= 5x", ratio_cpu >= 5)
     load = t.rows[3 if not args.no_openpyxl else 2][1]
-    print(f"{'blob load (s)':<44} {load:12.3f}  {'< 1 s':>12}  {_verdict(load < 1)}")
+    line("blob load (s)", f"{load:.3f}", "< 1 s", load < 1)
     tpr_one = statistics.median(one) * 1000
-    print(
-        f"{'TPR one state (ms)':<44} {tpr_one:12.1f}  {'< 200 ms':>12}  {_verdict(tpr_one < 200)}"
-    )
-    print(f"{'peak RSS (MB)':<44} {peak_mb:12.0f}  {'< 2048 MB':>12}  {_verdict(peak_mb < 2048)}")
+    line("TPR one state (ms, wall)", f"{tpr_one:.1f}", "< 200 ms", tpr_one < 200)
+    line("peak RSS (MB)", f"{peak_mb:.0f}", "< 2048 MB", peak_mb < 2048)
     return 0
 
 
