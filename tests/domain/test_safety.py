@@ -49,6 +49,11 @@ def test_semicolon_csv_is_csv() -> None:
     assert check_upload(csv_bytes(table(), delimiter=";"), "x.csv", max_bytes=LIMIT) == "csv"
 
 
+def test_csv_with_a_title_line_is_csv() -> None:
+    data = b"Malaria export for Adamawa\n" + csv_bytes(table())
+    assert check_upload(data, "x.csv", max_bytes=LIMIT) == "csv"
+
+
 def test_empty_file_is_refused() -> None:
     assert refusal(b"", "export.xlsx").code == "empty_file"
 

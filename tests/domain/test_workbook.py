@@ -59,6 +59,13 @@ def test_blank_first_rows_are_skipped_to_the_header() -> None:
     assert len(ingested.frame) == 4
 
 
+def test_csv_title_line_above_the_header() -> None:
+    data = b"Malaria export for Adamawa\r\n\r\n" + csv_bytes(table())
+    ingested = parse_workbook(data, "titled.csv")
+    assert ingested.report.header_row == 3
+    assert len(ingested.frame) == 4
+
+
 def test_decoy_sheets_are_passed_over() -> None:
     pivot = [["Row Labels", f"Sum of {U5_TESTED}", f"Sum of {U5_POSITIVE}"], ["Adamawa", 5, 2]]
     tpr = [["State", "TPR (%)"], ["Adamawa", 42.0]]
