@@ -111,6 +111,24 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(new_page: Any
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 
 
+def test_offline_then_online_delivers_the_message_typed_offline(new_page: Any, stack: Any) -> None:
+    page, probe = new_page()
+    open_app(page, stack.url)
+    start_sample(page)
+    page.context.set_offline(True)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#conn")).to_contain_text("Offline")
+    say(page, "Kano")
+    expect(page.locator("#outbox article.pending")).to_contain_text("Waiting for the connection")
+    page.context.set_offline(False)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+    wait_stage(page, "select_facility_level")
+    expect_no_pending(page)
+    assert [t for r, t in bubbles(page) if r == "user"] == ["sample", "Kano"]
+    assert_clean_log(page)
+    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+
+
 def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screenshot: Any, browser: Any) -> None:
     page_a, probe_a = new_page()
     open_app(page_a, stack.url)

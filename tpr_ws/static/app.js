@@ -72,6 +72,7 @@ const upload = new UploadPanel({
   onAccepted: (file) => setFileName(file.name),
   onSessionGone: () => sessionGone(),
   onFailed: (key) => chat.failProgress(key),
+  isCommitted: (key) => app.seenReplies.has(`upload:${key}`),
 });
 
 function setFileName(name) {

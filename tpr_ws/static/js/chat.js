@@ -75,7 +75,7 @@ export class ChatView {
     item.el.classList.add("done");
     item.fill.style.width = "100%";
     item.bar.setAttribute("aria-valuenow", "100");
-    item.label.textContent = "✓ File read";
+    item.label.textContent = "✓ Done";
   }
 
   botBubble(ev) {

@@ -26,7 +26,7 @@ export class Connection {
     this.stopped = true;
     this.state = "connecting";
     window.addEventListener("online", () => this.reconnectNow());
-    window.addEventListener("offline", () => this.setState("offline"));
+    window.addEventListener("offline", () => this.goOffline());
     document.addEventListener("visibilitychange", () => {
       // A laptop waking up: if the socket died while asleep, do not wait out the backoff.
       if (document.visibilityState === "visible" && !this.ready && !this.stopped) this.reconnectNow();
@@ -114,6 +114,14 @@ export class Connection {
     this.attempt += 1;
     this.setState("reconnecting", { delay, attempt: this.attempt, retryAt: Date.now() + delay });
     this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  /** The browser lost the network: drop the socket (it is dead or soon will be) and wait. */
+  goOffline() {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.drop(1000, "offline");
+    this.setState("offline");
   }
 
   /** Reconnect at once (online again, a sequence gap, or the user asked). */

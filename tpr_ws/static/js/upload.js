@@ -86,8 +86,14 @@ export class UploadPanel {
   }
 
   fail(parts, file, key, err, canRetry) {
-    if (!parts.card.isConnected) this.ctx.cards.append(parts.card);
     if (this.ctx.onFailed) this.ctx.onFailed(key, err);
+    if (this.ctx.isCommitted && this.ctx.isCommitted(key)) {
+      // The upload's turn is in the chat, which already says what is wrong with the file.
+      parts.card.remove();
+      if (this.card === parts.card) this.card = null;
+      return;
+    }
+    if (!parts.card.isConnected) this.ctx.cards.append(parts.card);
     parts.card.dataset.state = "failed";
     parts.card.classList.add("failed");
     parts.bar.remove();
@@ -95,8 +101,10 @@ export class UploadPanel {
     clear(parts.body);
     const serverSide = err.status === 0 || err.status >= 500;
     const title = serverSide ? "The upload did not finish. " : "This file could not be used. ";
-    parts.body.append(h("p", { class: "error-text", role: "alert" }, h("strong", { text: title }), String(err.message || "Upload failed.")));
     const problems = Array.isArray(err.problems) ? err.problems : [];
+    // With a list of problems the list says it all (the message repeats it).
+    const message = problems.length ? "" : String(err.message || "Upload failed.");
+    parts.body.append(h("p", { class: "error-text", role: "alert" }, h("strong", { text: title }), message));
     if (problems.length) {
       parts.body.append(h("ul", { class: "problems" }, problems.map((p) => h("li", { text: typeof p === "string" ? p : (p && (p.message || JSON.stringify(p))) }))));
     }
