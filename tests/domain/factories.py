@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import openpyxl
 
 from tpr_ws.domain import schema
+from tpr_ws.domain.workbook import Ingested, parse_workbook
 
 Row = list[object]
 
@@ -115,3 +116,13 @@ WORKBOOK_PARTS = {
     "[Content_Types].xml": b'<?xml version="1.0"?><Types/>',
     "xl/workbook.xml": b'<?xml version="1.0"?><workbook/>',
 }
+
+
+def parse_xlsx(rows: list[list[object]], sheet: str = "data") -> Ingested:
+    """Parse `rows` saved as a one-sheet .xlsx."""
+    return parse_workbook(xlsx_bytes({sheet: rows}), "export.xlsx")
+
+
+def column_of(rows: list[list[object]], header: str) -> int:
+    """Position of `header` in a table's header row."""
+    return rows[0].index(header)
