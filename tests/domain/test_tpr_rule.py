@@ -166,7 +166,7 @@ def _frames(draw: st.DrawFn) -> pd.DataFrame:
     return tidy(rows)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     frame=_frames(),
     level=st.sampled_from(list(FacilityLevel)),
