@@ -45,7 +45,8 @@ class Worker:
         self.log_path = log_dir / f"worker-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tpr_ws", "worker", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "tpr_ws", "worker",
+                 "--host", "127.0.0.1", "--port", str(self.port)],
                 env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                 start_new_session=True,
             )  # fmt: skip
@@ -63,7 +64,10 @@ class Worker:
         while time.monotonic() < deadline:
             if not self.alive:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/readyz", timeout=1) as r,
+            ):
                 if r.status == 200:
                     return
             time.sleep(0.1)
@@ -94,7 +98,8 @@ class Stack:
 
     def _env(self) -> dict[str, str]:
         return {
-            "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret, "TPR_WS_LEASE_TTL_MS": "3000",
+            "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret,
+            "TPR_WS_LEASE_TTL_MS": "3000",
             "TPR_WS_ALLOWED_ORIGINS": self.proxy.url, "PYTHONUNBUFFERED": "1",
             # A tight rate limit (2 messages/s, bursts of 10) so a typing burst meets it.
             "TPR_WS_RATE_LIMIT_MESSAGES": "10", "TPR_WS_RATE_LIMIT_WINDOW_S": "5",
@@ -131,9 +136,7 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def _stack(
-    chromium_path: Path, redis_server: EmbeddedRedis
-) -> Iterator[Stack]:
+def _stack(chromium_path: Path, redis_server: EmbeddedRedis) -> Iterator[Stack]:
     if not redis_server.running:
         redis_server.start()
     proxy = RoundRobinProxy()
@@ -198,12 +201,21 @@ def new_page(
 
     def make(*, width: int = 1100, height: int = 850, context: Any = None) -> tuple[Any, PageProbe]:
         if context is None:
-            context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, accept_downloads=True
+            )
             contexts.append(context)
         page = context.new_page()
         probe = PageProbe()
         page.on("pageerror", lambda exc: probe.errors.append(str(exc)))
-        page.on("console", lambda m: probe.errors.append(m.text) if m.type == "error" and "WebSocket" not in m.text else None)
+        page.on(
+            "console",
+            lambda m: (
+                probe.errors.append(m.text)
+                if m.type == "error" and "WebSocket" not in m.text
+                else None
+            ),
+        )
 
         def on_dialog(dialog: Any) -> None:
             probe.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -219,7 +231,9 @@ def new_page(
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for n, page in enumerate(pages):
             with contextlib.suppress(Exception):
-                page.screenshot(path=str(SCREENSHOTS / f"FAILED_{request.node.name}_{n}.png"), full_page=True)
+                page.screenshot(
+                    path=str(SCREENSHOTS / f"FAILED_{request.node.name}_{n}.png"), full_page=True
+                )
     for context in contexts:
         context.close()
 

@@ -38,7 +38,9 @@ def say(page: Any, text: str) -> None:
 
 def seqs(page: Any) -> list[int]:
     """The seq of every committed event shown, in page order (a progress bar shows several)."""
-    found = page.eval_on_selector_all("#log [data-seq]", "els => els.map(e => e.dataset.seqs || e.dataset.seq)")
+    found = page.eval_on_selector_all(
+        "#log [data-seq]", "els => els.map(e => e.dataset.seqs || e.dataset.seq)"
+    )
     return sorted(int(s) for group in found for s in group.split())
 
 
@@ -61,5 +63,8 @@ def assert_clean_log(page: Any) -> None:
     """Every seq from 1 to the last appears exactly once."""
     shown = seqs(page)
     assert shown == list(range(1, len(shown) + 1)), f"seqs shown: {shown}"
-    firsts = [int(s) for s in page.eval_on_selector_all("#log [data-seq]", "els => els.map(e => e.dataset.seq)")]
+    firsts = [
+        int(s)
+        for s in page.eval_on_selector_all("#log [data-seq]", "els => els.map(e => e.dataset.seq)")
+    ]
     assert firsts == sorted(firsts), f"out of order: {firsts}"

@@ -103,7 +103,7 @@ class RoundRobinProxy:
             self._next += 1
             try:
                 up = await asyncio.wait_for(asyncio.open_connection(*backend), timeout=2)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 continue  # dead backend: skip it
             self.routed.append(backend)
             return up

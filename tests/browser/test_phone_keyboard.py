@@ -20,7 +20,9 @@ def type_reply(page: Any, text: str) -> None:
 def tab_to(page: Any, selector: str, key: str = "Tab", most: int = 80) -> None:
     """Press Tab (or Shift+Tab) until `selector` has the focus."""
     for _ in range(most):
-        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+        if page.evaluate(
+            "s => document.activeElement && document.activeElement.matches(s)", selector
+        ):
             return
         page.keyboard.press(key)
     raise AssertionError(f"{selector} never got the focus")
@@ -65,9 +67,15 @@ def test_phone_width_keyboard_only_workflow(new_page: Any, stack: Any, screensho
     assert outline not in ("", "none"), outline
     page.keyboard.press("Enter")
     expect(tpr_heading).to_have_attribute("aria-sort", "ascending")
-    first_row_tpr = page.locator(".results").last.locator(".ward-table tbody tr").first.locator("td.n").first
-    last_row_tpr = page.locator(".results").last.locator(".ward-table tbody tr").last.locator("td.n").first
-    assert float(first_row_tpr.inner_text().rstrip("%")) <= float(last_row_tpr.inner_text().rstrip("%"))
+    first_row_tpr = (
+        page.locator(".results").last.locator(".ward-table tbody tr").first.locator("td.n").first
+    )
+    last_row_tpr = (
+        page.locator(".results").last.locator(".ward-table tbody tr").last.locator("td.n").first
+    )
+    assert float(first_row_tpr.inner_text().rstrip("%")) <= float(
+        last_row_tpr.inner_text().rstrip("%")
+    )
 
     # The options are buttons in the tab order: reach "Start over" and press Enter.
     tab_to(page, '.options:not(.stale) button.option[data-value="restart"]', key="Tab")

@@ -32,7 +32,9 @@ def start_sample(page: Any) -> None:
     expect_no_pending(page)
 
 
-def test_reload_mid_workflow_restores_the_conversation_once(new_page: Any, stack: Any, screenshot: Any) -> None:
+def test_reload_mid_workflow_restores_the_conversation_once(
+    new_page: Any, stack: Any, screenshot: Any
+) -> None:
     page, probe = new_page()
     open_app(page, stack.url)
     start_sample(page)
@@ -47,7 +49,10 @@ def test_reload_mid_workflow_restores_the_conversation_once(new_page: Any, stack
     wait_stage(page, "select_facility_level")
     assert bubbles(page) == before
     assert_clean_log(page)
-    assert json.loads(page.evaluate(f"localStorage.getItem('{STORE_KEY}')"))["session_id"] == json.loads(session_before)["session_id"]
+    assert (
+        json.loads(page.evaluate(f"localStorage.getItem('{STORE_KEY}')"))["session_id"]
+        == json.loads(session_before)["session_id"]
+    )
     expect(page.locator("#file-name")).to_have_text(re.compile(r"\.xlsx$"))
     screenshot(page, "06_after_reload")
 
@@ -59,11 +64,16 @@ def test_reload_mid_workflow_restores_the_conversation_once(new_page: Any, stack
     assert_clean_log(page)
     after = bubbles(page)
     assert after[: len(before)] == before
-    assert [t for r, t in after if r == "user"] == [t for r, t in before if r == "user"] + ["Primary", "u5"]
+    assert [t for r, t in after if r == "user"] == [t for r, t in before if r == "user"] + [
+        "Primary",
+        "u5",
+    ]
     assert not probe.errors, probe.errors
 
 
-def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(new_page: Any, stack: Any, screenshot: Any) -> None:
+def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
+    new_page: Any, stack: Any, screenshot: Any
+) -> None:
     page, probe = new_page()
     open_app(page, stack.url)
     start_sample(page)
@@ -129,7 +139,9 @@ def test_offline_then_online_delivers_the_message_typed_offline(new_page: Any, s
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 
 
-def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screenshot: Any, browser: Any) -> None:
+def test_two_pages_on_one_session_stay_in_sync(
+    new_page: Any, stack: Any, screenshot: Any, browser: Any
+) -> None:
     page_a, probe_a = new_page()
     open_app(page_a, stack.url)
     wait_stage(page_a, "awaiting_upload")
@@ -138,8 +150,9 @@ def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screen
 
     # A second person's browser (its own context) joins the same session.
     page_b, probe_b = new_page()
+    shared = json.dumps({"session_id": session["session_id"], "token": session["token"]})
     page_b.context.add_init_script(
-        f"localStorage.setItem({json.dumps(STORE_KEY)}, {json.dumps(json.dumps({'session_id': session['session_id'], 'token': session['token']}))});"
+        f"localStorage.setItem({json.dumps(STORE_KEY)}, {json.dumps(shared)});"
     )
     open_app(page_b, stack.url)
     wait_stage(page_b, "awaiting_upload")
@@ -158,7 +171,9 @@ def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screen
         expect_no_pending(page)
         assert_clean_log(page)
     assert bubbles(page_a) == bubbles(page_b)
-    expect(page_b.locator(".results .big-value").last).to_have_text(page_a.locator(".results .big-value").last.inner_text())
+    expect(page_b.locator(".results .big-value").last).to_have_text(
+        page_a.locator(".results .big-value").last.inner_text()
+    )
     screenshot(page_b, "08_second_page_in_sync")
     assert not probe_a.errors and not probe_b.errors, (probe_a.errors, probe_b.errors)
 
@@ -166,7 +181,10 @@ def test_two_pages_on_one_session_stay_in_sync(new_page: Any, stack: Any, screen
 def test_burst_over_the_rate_limit_is_delivered_once_each(new_page: Any, stack: Any) -> None:
     page, probe = new_page()
     received: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(str(payload))))
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: received.append(str(payload))),
+    )
     open_app(page, stack.url)
     wait_stage(page, "awaiting_upload")
     texts = [f"hello {n}" for n in range(26)]  # well over the stack's 10 per 5 s

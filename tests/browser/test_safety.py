@@ -34,11 +34,22 @@ def test_hostile_ward_name_is_shown_as_text(new_page: Any, stack: Any, screensho
     page, probe = new_page()
     open_app(page, stack.url)
     wait_stage(page, "awaiting_upload")
-    page.set_input_files("#file-input", files=[{"name": "hostile <img src=y onerror=alert(3)>.csv", "mimeType": "text/csv", "buffer": hostile_csv()}])
+    page.set_input_files(
+        "#file-input",
+        files=[
+            {
+                "name": "hostile <img src=y onerror=alert(3)>.csv",
+                "mimeType": "text/csv",
+                "buffer": hostile_csv(),
+            }
+        ],
+    )
     # One state in the file: it is selected for us and the level question comes next.
     wait_stage(page, "select_facility_level")
     expect(page.locator("#file-name")).to_have_text("hostile <img src=y onerror=alert(3)>.csv")
-    expect(page.locator("#log article.msg.user").last).to_contain_text("hostile <img src=y onerror=alert(3)>.csv")
+    expect(page.locator("#log article.msg.user").last).to_contain_text(
+        "hostile <img src=y onerror=alert(3)>.csv"
+    )
     choose(page, re.compile("^.?Primary"))
     wait_stage(page, "select_age_group")
     choose(page, "Under 5")
@@ -48,7 +59,9 @@ def test_hostile_ward_name_is_shown_as_text(new_page: Any, stack: Any, screensho
     table_cells = page.locator(".results .ward-table tbody th")
     expect(table_cells.filter(has_text=HOSTILE_WARD).first).to_be_visible()
     expect(table_cells.filter(has_text=LINK_WARD).first).to_be_visible()
-    assert page.locator(".results .md, .ward-table").get_by_text(HOSTILE_WARD, exact=True).count() >= 1
+    assert (
+        page.locator(".results .md, .ward-table").get_by_text(HOSTILE_WARD, exact=True).count() >= 1
+    )
     # Nothing the file said became an element or a live link.
     assert page.locator("#log img").count() == 0
     assert page.locator("#log b").count() == 0

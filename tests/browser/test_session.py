@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 STORE_KEY = "tpr_ws.session.v1"
 
 
-def test_bad_token_starts_a_new_session_and_says_so(new_page: Any, stack: Any, screenshot: Any) -> None:
+def test_bad_token_starts_a_new_session_and_says_so(
+    new_page: Any, stack: Any, screenshot: Any
+) -> None:
     page, probe = new_page()
     open_app(page, stack.url)
     wait_stage(page, "awaiting_upload")

@@ -19,10 +19,12 @@ DROP = """async ([name, b64, type]) => {
   const dt = new DataTransfer();
   dt.items.add(new File([bytes], name, { type }));
   const target = document.querySelector('.dropzone');
-  target.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true }));
+  const fire = (kind) => target.dispatchEvent(
+    new DragEvent(kind, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  fire('dragenter');
   const overlayShown = !document.getElementById('drop-overlay').hidden;
-  target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  fire('dragover');
+  fire('drop');
   return overlayShown;
 }"""
 
@@ -36,7 +38,9 @@ def test_drag_and_drop_broken_then_good_file(new_page: Any, stack: Any, screensh
     open_app(page, stack.url)
     wait_stage(page, "awaiting_upload")
 
-    assert drop_file(page, "broken.xlsx", b"this is not a workbook at all\n" * 40, "application/octet-stream")
+    assert drop_file(
+        page, "broken.xlsx", b"this is not a workbook at all\n" * 40, "application/octet-stream"
+    )
     expect(page.locator("#drop-overlay")).to_be_hidden()
     bot = page.locator("#log article.msg.bot:not(.progress)").last
     expect(bot).to_contain_text("broken.xlsx", timeout=30_000)
@@ -53,7 +57,9 @@ def test_drag_and_drop_broken_then_good_file(new_page: Any, stack: Any, screensh
     users = [t for r, t in bubbles(page) if r == "user"]
     assert len(users) == 2 and all(re.match(r"Uploaded ", t) for t in users), users
     assert page.locator("#log .msg.progress.done").count() == 2
-    assert page.locator("#outbox .upload-card").count() == 0  # the chat explained it; no second copy
+    assert (
+        page.locator("#outbox .upload-card").count() == 0
+    )  # the chat explained it; no second copy
     assert_clean_log(page)
     # The browser logs the refused upload's HTTP 422 itself; nothing else may go wrong.
     assert not [e for e in probe.errors if "status of 422" not in e], probe.errors

@@ -18,7 +18,9 @@ from tpr_ws.domain.workbook import parse_workbook
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-def test_sample_workflow_by_clicks_ends_with_the_right_csv(new_page: Any, stack: Any, screenshot: Any) -> None:
+def test_sample_workflow_by_clicks_ends_with_the_right_csv(
+    new_page: Any, stack: Any, screenshot: Any
+) -> None:
     page, probe = new_page()
     open_app(page, stack.url)
     wait_stage(page, "awaiting_upload")
