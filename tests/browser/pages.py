@@ -68,3 +68,19 @@ def assert_clean_log(page: Any) -> None:
         for s in page.eval_on_selector_all("#log [data-seq]", "els => els.map(e => e.dataset.seq)")
     ]
     assert firsts == sorted(firsts), f"out of order: {firsts}"
+
+
+def record_conn_states(page: Any) -> None:
+    """From now on, remember every connection state the page shows (some last milliseconds)."""
+    page.evaluate(
+        """() => {
+            const conn = document.getElementById('conn');
+            window.__connStates = [];
+            new MutationObserver(() => window.__connStates.push(conn.dataset.state))
+              .observe(conn, { attributes: true, attributeFilter: ['data-state'] });
+        }"""
+    )
+
+
+def conn_states(page: Any) -> list[str]:
+    return list(page.evaluate("window.__connStates"))

@@ -14,8 +14,10 @@ from tests.browser.pages import (
     assert_clean_log,
     bubbles,
     choose,
+    conn_states,
     expect_no_pending,
     open_app,
+    record_conn_states,
     say,
     wait_stage,
     wait_synced,
@@ -79,14 +81,7 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     start_sample(page)
     first_worker = page.get_attribute("#conn", "data-worker")
     assert first_worker
-    page.evaluate(
-        """() => {
-            const conn = document.getElementById('conn');
-            window.__connStates = [];
-            new MutationObserver(() => window.__connStates.push(conn.dataset.state))
-              .observe(conn, { attributes: true, attributeFilter: ['data-state'] });
-        }"""
-    )
+    record_conn_states(page)
     before = bubbles(page)
 
     # Hold new connections at the proxy so the page is visibly disconnected while we type.
@@ -106,7 +101,7 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     expect_no_pending(page)
     second_worker = page.get_attribute("#conn", "data-worker")
     assert second_worker and second_worker != first_worker
-    assert "reconnecting" in page.evaluate("window.__connStates")
+    assert "reconnecting" in conn_states(page)
     after = bubbles(page)
     assert after[: len(before)] == before
     assert [t for r, t in after if r == "user"].count("Adamawa") == 1
@@ -117,6 +112,37 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     choose(page, "Under 5")
     wait_stage(page, "results")
     expect_no_pending(page)
+    assert_clean_log(page)
+    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+
+
+def test_stalled_worker_is_detected_and_the_message_delivered_once(
+    new_page: Any, stack: Any
+) -> None:
+    page, probe = new_page()
+    # Short heartbeat so a silent socket is declared dead within seconds (defaults: 10 s / 25 s).
+    page.context.add_init_script(
+        "window.tprConfig = { pingEveryMs: 400, deadAfterMs: 2000, welcomeTimeoutMs: 2000 };"
+    )
+    open_app(page, stack.url)
+    start_sample(page)
+    stalled = stack.worker_by_id(page.get_attribute("#conn", "data-worker"))
+    before = bubbles(page)
+    record_conn_states(page)
+    stalled.proc.send_signal(signal.SIGSTOP)
+    try:
+        say(page, "Adamawa")  # goes into the stalled worker's socket buffer
+        wait_stage(page, "select_facility_level")
+        expect_no_pending(page)
+        assert "reconnecting" in conn_states(page)
+        assert stack.worker_by_id(page.get_attribute("#conn", "data-worker")) is not stalled
+    finally:
+        stalled.proc.send_signal(signal.SIGCONT)
+    # The resumed worker now reads the same message id: it must change nothing.
+    page.wait_for_timeout(1500)
+    after = bubbles(page)
+    assert after[: len(before)] == before
+    assert [t for r, t in after if r == "user"] == ["sample", "Adamawa"]
     assert_clean_log(page)
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 

@@ -176,14 +176,11 @@ function onWelcome(frame) {
   document.body.dataset.worker = worker;
   dom.conn.dataset.worker = worker;
   dom.conn.title = worker ? `Served by ${worker}` : "";
+  // Behind the server: its replay follows. Ahead of it (its log was reset): a resync follows.
   const serverLast = Number(frame.last_seq) || 0;
-  if (serverLast < app.lastSeq) {
-    // The server's log is behind what we show (it was reset): redraw from scratch, once.
-    if (!app.redrawn) { app.redrawn = true; chat.reset(); app.lastSeq = 0; conn.resync(); return; }
-  }
   app.catchUpTo = serverLast;
   clearTimeout(app.catchUpTimer);
-  if (app.lastSeq >= serverLast) caughtUp();
+  if (app.lastSeq === serverLast) caughtUp();
   else app.catchUpTimer = setTimeout(caughtUp, CATCH_UP_FALLBACK_MS);
 }
 
@@ -343,7 +340,7 @@ async function sessionGone() {
   conn.stop();
   try { localStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
   for (const m of app.outbox) clearTimeout(m.retryTimer);
-  Object.assign(app, { session: null, lastSeq: 0, stage: null, outbox: [], seenReplies: new Set(), catchUpTo: null, redrawn: false });
+  Object.assign(app, { session: null, lastSeq: 0, stage: null, outbox: [], seenReplies: new Set(), catchUpTo: null });
   chat.reset();
   while (dom.outbox.firstChild) dom.outbox.firstChild.remove();
   setFileName(null);

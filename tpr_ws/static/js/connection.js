@@ -1,9 +1,15 @@
 // The WebSocket link: hello/welcome, jittered exponential backoff, online/offline, close codes.
 // It knows nothing of the conversation; the app gives it the hello frame and gets frames back.
 
-const BASE_DELAY_MS = 500;
-const MAX_DELAY_MS = 15000;
-const WELCOME_TIMEOUT_MS = 10000;
+// Tunable for tests through window.tprConfig (set before the app loads).
+const CONFIG = {
+  baseDelayMs: 500, // reconnect backoff: full jitter in [0, min(max, base * 2^attempt)]
+  maxDelayMs: 15000,
+  welcomeTimeoutMs: 10000, // socket created -> welcome; a stalled worker accepts but never answers
+  pingEveryMs: 10000, // the browser never pings by itself: a stalled worker would look connected
+  deadAfterMs: 25000, // no frame at all for this long (pongs included): the socket is dead
+  ...(globalThis.tprConfig || {}),
+};
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_BAD_TOKEN = 4401;
@@ -22,6 +28,8 @@ export class Connection {
     this.attempt = 0;
     this.timer = null;
     this.welcomeTimer = null;
+    this.pingTimer = null;
+    this.lastFrameAt = 0;
     this.ready = false;
     this.stopped = true;
     this.state = "connecting";
@@ -59,6 +67,7 @@ export class Connection {
     this.ws = null;
     this.ready = false;
     clearTimeout(this.welcomeTimer);
+    clearInterval(this.pingTimer);
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       try { ws.close(code, reason); } catch { /* already closed */ }
@@ -74,13 +83,13 @@ export class Connection {
     let ws;
     try { ws = new WebSocket(this.url()); } catch { this.scheduleRetry(); return; }
     this.ws = ws;
+    this.welcomeTimer = setTimeout(() => { if (this.ws === ws && !this.ready) this.fail(ws, 4002); }, CONFIG.welcomeTimeoutMs);
     ws.onopen = () => {
-      const hello = this.hooks.hello();
-      ws.send(JSON.stringify(hello));
-      this.welcomeTimer = setTimeout(() => { if (this.ws === ws && !this.ready) this.fail(ws, 4002); }, WELCOME_TIMEOUT_MS);
+      ws.send(JSON.stringify(this.hooks.hello()));
     };
     ws.onmessage = (msg) => {
       if (this.ws !== ws) return;
+      this.lastFrameAt = Date.now();
       let frame;
       try { frame = JSON.parse(msg.data); } catch { return; }
       if (frame.type === "welcome") {
@@ -88,12 +97,23 @@ export class Connection {
         this.everConnected = true;
         this.attempt = 0;
         clearTimeout(this.welcomeTimer);
+        this.startHeartbeat(ws);
         this.setState("connected", { worker: frame.worker });
       }
+      if (frame.type === "pong") return;
       this.hooks.onFrame(frame);
     };
     ws.onclose = (ev) => { if (this.ws === ws) this.fail(ws, ev.code); };
     ws.onerror = () => { /* onclose follows */ };
+  }
+
+  startHeartbeat(ws) {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      if (this.ws !== ws) { clearInterval(this.pingTimer); return; }
+      if (Date.now() - this.lastFrameAt > CONFIG.deadAfterMs) { this.fail(ws, 4003); return; }
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
+    }, CONFIG.pingEveryMs);
   }
 
   fail(ws, code) {
@@ -109,7 +129,7 @@ export class Connection {
     if (this.stopped) return;
     if (!navigator.onLine) { this.setState("offline"); return; }
     // Full jitter: a random delay in [0, min(cap, base * 2^attempt)].
-    const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
+    const ceiling = Math.min(CONFIG.maxDelayMs, CONFIG.baseDelayMs * 2 ** this.attempt);
     const delay = Math.random() * ceiling;
     this.attempt += 1;
     this.setState("reconnecting", { delay, attempt: this.attempt, retryAt: Date.now() + delay });
