@@ -76,3 +76,38 @@ def test_not_a_spreadsheet_is_refused_before_sending(new_page: Any, stack: Any) 
     expect(card).to_have_count(0)
     assert [r for r, _ in bubbles(page)] == ["bot"]
     assert not probe.errors, probe.errors
+
+
+def test_a_slow_upload_shows_bytes_sent_then_the_server_progress(
+    new_page: Any, stack: Any, screenshot: Any
+) -> None:
+    from tpr_ws.domain.sample import generate
+
+    page, probe = new_page()
+    open_app(page, stack.url)
+    wait_stage(page, "awaiting_upload")
+    big = generate("A", "state", fmt="csv")  # one state, about 1.5 MB
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 400_000},
+    )
+    page.set_input_files(
+        "#file-input", files=[{"name": big.file_name, "mimeType": "text/csv", "buffer": big.data}]
+    )
+    card = page.locator("#outbox .upload-card")
+    expect(card).to_contain_text(re.compile(r"Sending… [\d.]+ (KB|MB) of 1\.\d MB \(\d+%\)"))
+    bar = card.locator('[role="progressbar"]')
+    expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^([1-9]|[1-9]\d)$"))
+    screenshot(page, "14_upload_in_progress")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    wait_stage(page, "select_facility_level", timeout=120_000)
+    expect(page.locator("#outbox .upload-card")).to_have_count(0)
+    expect(page.locator("#log .msg.progress.done")).to_have_count(1)
+    expect(page.locator("#file-name")).to_have_text(big.file_name)
+    assert_clean_log(page)
+    assert not probe.errors, probe.errors
