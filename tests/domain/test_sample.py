@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -21,6 +22,7 @@ from tpr_ws.domain.sample import (
 )
 from tpr_ws.domain.sample_geo import Sizes
 from tpr_ws.domain.sample_layout import SPLIT_COLUMN
+from tpr_ws.sample_cli import main as sample_main
 
 LAYOUT_HEADERS = {
     "A": ["State", "LGA", "Ward", "Health Faccility", "level", "ownership", "periodname",
@@ -179,3 +181,15 @@ def test_unknown_defect_name_is_refused() -> None:
     with pytest.raises(ValueError, match="known"):
         generate("A", "tiny", defects=frozenset({"gremlins"}))
     assert set(Defects.every().names) == set(DEFECT_NAMES)
+
+
+def test_sample_cli_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "out.csv"
+    args = ["--layout", "C", "--format", "csv", "--defects", "totals_row,text_numbers"]
+    assert sample_main([*args, "-o", str(target)]) == 0
+    assert (
+        target.read_bytes()
+        == generate("C", "tiny", fmt="csv", defects=frozenset({"totals_row", "text_numbers"})).data
+    )
+    assert "rows" in capsys.readouterr().out
+    assert sample_main(["--defects", "gremlins", "-o", str(target)]) == 2
