@@ -83,5 +83,22 @@ def test_phone_width_keyboard_only_workflow(new_page: Any, stack: Any, screensho
     wait_stage(page, "awaiting_upload")
     expect_no_pending(page)
     expect(page.locator("#file-info")).to_be_hidden()
+
+    # Choices by Enter alone: the focus moves on to each new question's first choice.
+    focused = "document.activeElement && document.activeElement.textContent"
+    page.wait_for_function(f"({focused} || '').includes('Choose a file')")
+    page.keyboard.press("Tab")  # from "Choose a file…" to "Use the sample data"
+    page.keyboard.press("Enter")
+    wait_stage(page, "select_state")
+    page.wait_for_function(f"({focused} || '').includes('Adamawa')")
+    page.keyboard.press("Enter")
+    wait_stage(page, "select_facility_level")
+    page.wait_for_function(f"({focused} || '').includes('Primary')")
+    page.keyboard.press("Enter")
+    wait_stage(page, "select_age_group")
+    page.wait_for_function(f"({focused} || '').includes('Under 5')")
+    page.keyboard.press("Enter")
+    wait_stage(page, "results")
+    expect_no_pending(page)
     assert_clean_log(page)
     assert not probe.errors, probe.errors

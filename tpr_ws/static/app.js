@@ -118,7 +118,20 @@ function fileNameFrom(ev) {
 }
 
 // ---- events ------------------------------------------------------------------------------
+/** Keyboard users keep their place: when the choices they were on go away, focus the next ones. */
+function keepFocus(focusWasIn, el) {
+  const lost = !focusWasIn.isConnected || focusWasIn.classList.contains("stale") || focusWasIn.hidden
+    || document.activeElement === document.body || document.activeElement == null;
+  if (!lost) return;
+  const visible = (x) => x && x.offsetParent !== null;
+  const next = [...el.querySelectorAll(".options button.option")].find(visible)
+    || [...document.querySelectorAll("#upload-panel:not([hidden]) button")].find(visible)
+    || dom.input;
+  next.focus({ preventScroll: true });
+}
+
 function renderCommitted(ev, live) {
+  const focusWasIn = live && document.activeElement?.closest?.(".options, .upload-panel");
   const seq = Number(ev.seq);
   app.lastSeq = seq;
   document.body.dataset.lastSeq = String(seq);
@@ -134,6 +147,7 @@ function renderCommitted(ev, live) {
     const name = fileNameFrom(ev);
     if (name) setFileName(name);
     if (live && !(ev.data && ev.data.progress)) announce(el);
+    if (focusWasIn && !(ev.data && ev.data.progress)) keepFocus(focusWasIn, el);
   }
   // An acked message whose turn is now fully shown leaves the outbox.
   for (const m of [...app.outbox]) if (m.acked && m.ackSeq != null && m.ackSeq <= app.lastSeq) dropFromOutbox(m.id);
