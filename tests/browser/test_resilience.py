@@ -116,6 +116,24 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 
 
+def test_worker_shutting_down_sends_the_page_elsewhere_at_once(new_page: Any, stack: Any) -> None:
+    page, probe = new_page()
+    open_app(page, stack.url)
+    start_sample(page)
+    leaving = stack.worker_by_id(page.get_attribute("#conn", "data-worker"))
+    record_conn_states(page)
+    leaving.kill(signal.SIGTERM)  # graceful: sockets are closed with 1001 (going away)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+    page.wait_for_function("window.__connStates.includes('reconnecting')")
+    assert stack.worker_by_id(page.get_attribute("#conn", "data-worker")) is not leaving
+    choose(page, "Kano")
+    wait_stage(page, "select_facility_level")
+    expect_no_pending(page)
+    assert [t for r, t in bubbles(page) if r == "user"] == ["sample", "Kano"]
+    assert_clean_log(page)
+    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+
+
 def test_stalled_worker_is_detected_and_the_message_delivered_once(
     new_page: Any, stack: Any
 ) -> None:
