@@ -73,6 +73,41 @@ def test_reload_mid_workflow_restores_the_conversation_once(
     assert not probe.errors, probe.errors
 
 
+def test_unacknowledged_message_survives_a_reload_and_is_sent_once(
+    new_page: Any, stack: Any
+) -> None:
+    page, probe = new_page()
+    open_app(page, stack.url)
+    start_sample(page)
+    # The next say is lost on the way (the frame never leaves the page).
+    page.evaluate(
+        """() => {
+            const send = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (data) {
+              if (String(data).includes('"say"')) { window.__lostId = JSON.parse(data).id; return; }
+              return send.call(this, data);
+            };
+        }"""
+    )
+    say(page, "Kano")
+    page.wait_for_function("window.__lostId")
+    lost_id = page.evaluate("window.__lostId")
+    stored = json.loads(page.evaluate(f"localStorage.getItem('{STORE_KEY}')"))
+    assert stored["outbox"] == [{"id": lost_id, "text": "Kano"}]
+
+    page.reload()  # a fresh page, with the message still in its outbox
+    wait_synced(page)
+    wait_stage(page, "select_facility_level")
+    expect_no_pending(page)
+    users = page.eval_on_selector_all(
+        "#log article.msg.user", "els => els.map(e => [e.dataset.replyTo, e.innerText])"
+    )
+    assert [u for u in users if u[1] == "Kano"] == [[lost_id, "Kano"]]
+    assert json.loads(page.evaluate(f"localStorage.getItem('{STORE_KEY}')"))["outbox"] == []
+    assert_clean_log(page)
+    assert not probe.errors, probe.errors
+
+
 def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     new_page: Any, stack: Any, screenshot: Any
 ) -> None:
