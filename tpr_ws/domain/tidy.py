@@ -15,9 +15,13 @@ from tpr_ws.domain import names
 
 
 def text_column(cells: pd.Series) -> pd.Series:
-    """Cells as stripped strings; blanks become "" and whole-number floats lose their ".0"."""
-    text = cells.astype("str").str.strip().fillna("")
-    return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    """Cells as stripped strings (object dtype); blanks become "" and whole-number floats lose
+    their ".0". The string work runs on the distinct values only."""
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype("str").str.strip().fillna("")
+    text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    spread = np.append(text.to_numpy(dtype=object), "")  # code -1 (blank) -> ""
+    return pd.Series(spread[codes], index=cells.index, dtype=object)
 
 
 def map_distinct(values: pd.Series, func: Callable[[object], object]) -> np.ndarray:
@@ -137,11 +141,12 @@ def facility_levels(level: pd.Series | None, facility: pd.Series) -> Levels:
 
 def org_unit_blank_or_total(geo: pd.DataFrame) -> pd.Series:
     """Rows whose every org-unit cell is blank or says "Total"."""
-    flags = [
-        pd.Series(map_distinct(geo[c], lambda v: v == "" or names.is_total(str(v))), geo.index)
-        for c in geo.columns
-    ]
-    return pd.concat(flags, axis=1).all(axis=1).astype(bool)
+    hit = pd.Series(True, index=geo.index)
+    for column in geo.columns:  # narrowing: after the state column, few rows remain to check
+        cells = geo.loc[hit, column]
+        flags = map_distinct(cells, lambda v: v == "" or names.is_total(str(v)))
+        hit.loc[cells.index] = flags.astype(bool)
+    return hit
 
 
 def equals_column_sums(counts: pd.DataFrame, candidates: pd.Series, others: pd.Series) -> pd.Series:

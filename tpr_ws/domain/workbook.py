@@ -103,7 +103,8 @@ def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
         warnings.append(f"{int(no_period.sum())} rows had no readable period and were left out.")
     keep = ~(drop | no_period)
     counts, summed = _indicators(raw[keep], header_map, warnings)
-    frame = _identity_frame(geo[keep], grid[keep], header_map, warnings)
+    level = _column(grid, header_map, "level")
+    frame = _identity_frame(geo[keep], None if level is None else level[keep], warnings)
     frame[schema.PERIOD] = period[keep].astype("str")
     frame = pd.concat([frame, counts], axis=1)[list(schema.TIDY_COLUMNS)]
     duplicated = frame.duplicated()
@@ -190,11 +191,10 @@ def _note_duplicates(
 
 
 def _identity_frame(
-    geo: pd.DataFrame, grid: pd.DataFrame, header_map: HeaderMap, warnings: list[str]
+    geo: pd.DataFrame, level_cells: pd.Series | None, warnings: list[str]
 ) -> pd.DataFrame:
     """Cleaned state/LGA/ward/facility names and facility levels."""
     frame = pd.DataFrame({role: tidy.clean_names(geo[role], role) for role in _GEOGRAPHY})
-    level_cells = _column(grid, header_map, "level")
     level_text = None if level_cells is None else tidy.text_column(level_cells)
     levels = tidy.facility_levels(level_text, frame[schema.FACILITY])
     if level_text is not None and levels.from_name:
