@@ -2,7 +2,8 @@
 
 `parse_workbook` finds the data sheet and header row, recognises the columns, cleans names,
 levels, periods and counts, drops the totals row and exact duplicates, and reports what it did
-(`IngestReport`). A file it cannot use raises `UploadRejected` listing every problem at once.
+(`IngestReport`). A file it cannot use raises `UploadRejected` listing every problem at once:
+code "unusable_workbook" (missing columns, no data rows) or "unreadable" (damaged workbook).
 """
 
 from __future__ import annotations
