@@ -31,7 +31,7 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tpr_ws.embedded import EmbeddedRedis, free_port  # noqa: E402
+from tpr_ws.embedded import EmbeddedRedis, free_port
 
 SCRIPT = ["sample", "1", "all", "under 5", "pregnant women", "primary", "status"]
 
@@ -41,8 +41,11 @@ def _commands(client: redis.Redis) -> tuple[int, int]:
     inside the server, so script calls are the closer measure of round trips."""
     stats = client.info("commandstats")
     total = sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
-    scripts = sum(int(v["calls"]) for k, v in stats.items()
-                  if k in ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_fcall"))  # fmt: skip
+    scripts = sum(
+        int(v["calls"])
+        for k, v in stats.items()
+        if k in ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_fcall")
+    )
     return total, scripts
 
 
@@ -50,18 +53,17 @@ async def _user(http: aiohttp.ClientSession, base: str, latencies: list[float]) 
     async with http.post(base + "/api/sessions") as r:
         body = await r.json()
     sid, token = body["session_id"], body["token"]
-    turns, last_seq = 0, 0
+    turns = 0
     ws = await http.ws_connect(base.replace("http", "ws") + "/ws")
-    await ws.send_str(orjson.dumps({"type": "hello", "session_id": sid, "token": token,
-                                    "last_seq": 0}).decode())  # fmt: skip
+    await ws.send_str(
+        orjson.dumps({"type": "hello", "session_id": sid, "token": token, "last_seq": 0}).decode()
+    )
     for text in SCRIPT:
         mid = uuid.uuid4().hex
         started = time.perf_counter()
         await ws.send_str(orjson.dumps({"type": "say", "id": mid, "text": text}).decode())
         while True:
             frame = orjson.loads((await ws.receive()).data)
-            if frame["type"] == "event":
-                last_seq = frame["seq"]
             if frame["type"] == "ack" and frame["id"] == mid:
                 latencies.append(time.perf_counter() - started)
                 turns += 1
@@ -97,15 +99,23 @@ async def _load(base: str, users: int) -> tuple[int, float, list[float]]:
 
 def run_case(redis_url: str, workers: int, users: int) -> dict[str, float]:
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "TPR_WS_SECRET": secrets.token_urlsafe(24),
-           "TPR_WS_PORT": str(port), "TPR_WS_WORKERS": str(workers),
-           "TPR_WS_RATE_LIMIT_MESSAGES": "1000"}  # fmt: skip
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "TPR_WS_SECRET": secrets.token_urlsafe(24),
+        "TPR_WS_PORT": str(port),
+        "TPR_WS_WORKERS": str(workers),
+        "TPR_WS_RATE_LIMIT_MESSAGES": "1000",
+    }
     conf = REPO / "deploy" / "gunicorn.conf.py"
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(conf), "tpr_ws.app:create_app"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        )  # fmt: skip
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_ready(base)
@@ -119,11 +129,14 @@ def run_case(redis_url: str, workers: int, users: int) -> dict[str, float]:
             proc.wait(timeout=30)
     lat.sort()
     return {
-        "workers": workers, "turns": turns, "turns_s": turns / elapsed,
-        "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+        "workers": workers,
+        "turns": turns,
+        "turns_s": turns / elapsed,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
         "cmds_per_turn": (after[0] - before[0]) / max(turns, 1),
         "scripts_per_turn": (after[1] - before[1]) / max(turns, 1),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -131,19 +144,28 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(data_dir=Path(tmp), appendonly=False) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedRedis(data_dir=Path(tmp), appendonly=False) as server,
+    ):
         rows = [run_case(server.url, int(n), args.users) for n in args.workers.split(",")]
     base = rows[0]["turns_s"]
     print(f"\n{args.users} users x {len(SCRIPT)} turns each (the conversation, not echo)")
-    print(f"{'workers':>7} {'turns':>6} {'turns/s':>8} {'vs 1':>5} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'scripts/turn':>12} {'cmds/turn*':>10}")  # fmt: skip
+    print(
+        f"{'workers':>7} {'turns':>6} {'turns/s':>8} {'vs 1':>5} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'scripts/turn':>12} {'cmds/turn*':>10}"
+    )
     for r in rows:
-        print(f"{r['workers']:>7} {r['turns']:>6} {r['turns_s']:>8.1f} {r['turns_s'] / base:>5.2f} "
-              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['scripts_per_turn']:>12.2f} "
-              f"{r['cmds_per_turn']:>10.2f}")  # fmt: skip
-    print("* every Redis command, including those run inside the Lua scripts, and the per-user "
-          "session creation, hello/replay and fan-out subscription, divided by turns")
-    print("(machine: %d cores; client, Redis and workers share them)" % os.cpu_count())
+        print(
+            f"{r['workers']:>7} {r['turns']:>6} {r['turns_s']:>8.1f} {r['turns_s'] / base:>5.2f} "
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['scripts_per_turn']:>12.2f} "
+            f"{r['cmds_per_turn']:>10.2f}"
+        )
+    print(
+        "* every Redis command, including those run inside the Lua scripts, and the per-user "
+        "session creation, hello/replay and fan-out subscription, divided by turns"
+    )
+    print(f"(machine: {os.cpu_count()} cores; client, Redis and workers share them)")
 
 
 if __name__ == "__main__":

@@ -42,14 +42,31 @@ class WorkerProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> WorkerProcess:
-        env = {**os.environ, "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret,
-               "TPR_WS_LEASE_TTL_MS": "3000", "PYTHONUNBUFFERED": "1", **self.extra_env}  # fmt: skip
+        env = {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "TPR_WS_SECRET": self.secret,
+            "TPR_WS_LEASE_TTL_MS": "3000",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tpr_ws", "worker", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "tpr_ws",
+                    "worker",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
         self.wait_ready()
         return self
 
@@ -61,10 +78,12 @@ class WorkerProcess:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/readyz", timeout=1) as r,
+            ):
+                if r.status == 200:
+                    return
             time.sleep(0.1)
         raise RuntimeError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
 
@@ -111,10 +130,16 @@ class ChatClient:
         await self.disconnect()
         ws_url = base_url.replace("http://", "ws://") + "/ws"
         self.ws = await self.http.ws_connect(ws_url, autoping=True)
-        await self.ws.send_str(orjson.dumps({
-            "type": "hello", "session_id": self.sid, "token": self.token,
-            "last_seq": self.last_seq if last_seq is None else last_seq,
-        }).decode())  # fmt: skip
+        await self.ws.send_str(
+            orjson.dumps(
+                {
+                    "type": "hello",
+                    "session_id": self.sid,
+                    "token": self.token,
+                    "last_seq": self.last_seq if last_seq is None else last_seq,
+                }
+            ).decode()
+        )
         self._reader = asyncio.create_task(self._read(self.ws))
         await self.wait_until(lambda: bool(self.welcome), timeout=15)
         # the replay of what this client missed follows the welcome
@@ -143,7 +168,9 @@ class ChatClient:
                 self.welcome = frame
             elif kind == "event":
                 seq = frame["seq"]
-                assert seq == self.last_seq + 1, f"gap or duplicate: got {seq} after {self.last_seq}"
+                assert seq == self.last_seq + 1, (
+                    f"gap or duplicate: got {seq} after {self.last_seq}"
+                )
                 self.events.append(frame)
             elif kind == "resync":
                 self.events = list(frame["events"])
@@ -187,22 +214,29 @@ class ChatClient:
     def last_bot(self) -> dict[str, Any]:
         return self.bot_events()[-1]
 
-    async def wait_stage(self, stage: str, after_seq: int = 0, timeout: float = 120.0) -> dict[str, Any]:
+    async def wait_stage(
+        self, stage: str, after_seq: int = 0, timeout: float = 120.0
+    ) -> dict[str, Any]:
         def found() -> bool:
             return any(e["seq"] > after_seq and e.get("stage") == stage for e in self.bot_events())
 
         await self.wait_until(found, timeout)
         return [e for e in self.bot_events() if e["seq"] > after_seq and e["stage"] == stage][-1]
 
-    async def upload(self, base_url: str, data: bytes, file_name: str,
-                     key: str | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    async def upload(
+        self, base_url: str, data: bytes, file_name: str, key: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         form = aiohttp.FormData()
-        form.add_field("file", io.BytesIO(data), filename=file_name,
-                       content_type="application/octet-stream")  # fmt: skip
-        headers = {"Authorization": f"Bearer {self.token}",
-                   "Idempotency-Key": key or uuid.uuid4().hex}  # fmt: skip
-        async with self.http.post(f"{base_url}/api/sessions/{self.sid}/upload",
-                                  data=form, headers=headers) as r:  # fmt: skip
+        form.add_field(
+            "file", io.BytesIO(data), filename=file_name, content_type="application/octet-stream"
+        )
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Idempotency-Key": key or uuid.uuid4().hex,
+        }
+        async with self.http.post(
+            f"{base_url}/api/sessions/{self.sid}/upload", data=form, headers=headers
+        ) as r:
             return r.status, await r.json()
 
     async def download(self, base_url: str, name: str) -> tuple[int, bytes, str]:

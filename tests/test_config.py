@@ -15,10 +15,14 @@ def test_defaults_without_environment() -> None:
 
 
 def test_values_from_environment() -> None:
-    s = Settings.from_env({
-        "REDIS_URL": "redis://127.0.0.1:7000/0", "TPR_WS_SECRET": "x" * 20,
-        "TPR_WS_WORKERS": "5", "TPR_WS_ALLOWED_ORIGINS": "https://a.org, https://b.org",
-    })  # fmt: skip
+    s = Settings.from_env(
+        {
+            "REDIS_URL": "redis://127.0.0.1:7000/0",
+            "TPR_WS_SECRET": "x" * 20,
+            "TPR_WS_WORKERS": "5",
+            "TPR_WS_ALLOWED_ORIGINS": "https://a.org, https://b.org",
+        }
+    )
     assert s.redis_url == "redis://127.0.0.1:7000/0"
     assert s.secret == b"x" * 20 and s.workers == 5
     assert s.allowed_origins == ("https://a.org", "https://b.org")
@@ -26,7 +30,9 @@ def test_values_from_environment() -> None:
 
 def test_every_problem_is_reported() -> None:
     with pytest.raises(ConfigError) as info:
-        Settings.from_env({"TPR_WS_WORKERS": "0", "TPR_WS_LEASE_TTL_MS": "5", "TPR_WS_SECRET": "short"})
+        Settings.from_env(
+            {"TPR_WS_WORKERS": "0", "TPR_WS_LEASE_TTL_MS": "5", "TPR_WS_SECRET": "short"}
+        )
     text = str(info.value)
     assert "WORKERS" in text and "LEASE_TTL" in text and "SECRET" in text
 

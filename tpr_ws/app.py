@@ -90,7 +90,7 @@ async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_sockets(app: web.Application) -> None:
     # GOING_AWAY tells clients to reconnect, elsewhere, at once.
-    for ws in list(app[SOCKETS]):
+    for ws in list(app[SOCKETS]):  # type: ignore[index]
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 

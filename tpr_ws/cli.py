@@ -46,7 +46,7 @@ def serve(args: argparse.Namespace) -> int:
         embedded = EmbeddedRedis(data_dir=data_dir / "redis", appendonly=True)
         embedded.start()
         env["REDIS_URL"] = embedded.url
-        print(f"tpr-ws: embedded Redis-protocol server at {embedded.url} (data in {data_dir / 'redis'})")
+        print(f"tpr-ws: embedded Redis-protocol server at {embedded.url}, data in {data_dir}")
     url = f"http://{env['TPR_WS_HOST']}:{env['TPR_WS_PORT']}/"
     print(f"tpr-ws: {env['TPR_WS_WORKERS']} workers; open {url}", flush=True)
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "tpr_ws.app:create_app"]
@@ -81,9 +81,14 @@ def worker(args: argparse.Namespace) -> int:
         embedded.start()
         settings = settings.with_(redis_url=embedded.url)
     try:
-        web.run_app(build_app(settings), host=settings.host, port=settings.port,
-                    shutdown_timeout=5, print=lambda s: print(s, flush=True),
-                    loop=asyncio.new_event_loop())  # fmt: skip
+        web.run_app(
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=5,
+            print=lambda s: print(s, flush=True),
+            loop=asyncio.new_event_loop(),
+        )
     finally:
         if embedded is not None:
             embedded.stop()
@@ -98,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         return sample_main(argv[1:])
     parser = argparse.ArgumentParser(prog="tpr-ws", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, helptext in (("serve", "embedded Redis + gunicorn workers"),
-                           ("worker", "one worker process (REDIS_URL or embedded Redis)")):  # fmt: skip
+    for name, helptext in (
+        ("serve", "embedded Redis + gunicorn workers"),
+        ("worker", "one worker process (REDIS_URL or embedded Redis)"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--host", default=None)
         p.add_argument("--port", type=int, default=None)

@@ -13,6 +13,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from tpr_ws.actors.state import dump_state, load_state
 from tpr_ws.actors.workflow import (
     ComputeResults,
@@ -29,6 +31,7 @@ from tpr_ws.actors.workflow import (
 )
 from tpr_ws.datasets import DatasetStore
 from tpr_ws.domain import outputs
+from tpr_ws.domain.blob import dataset_key
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample import sample_upload
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
@@ -47,20 +50,16 @@ def _clean(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
-    try:
-        import pandas as pd
-
-        if value is pd.NA:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
+    if value is pd.NA:
+        return None
     return value
 
 
 def ward_rows(result: TprResult) -> list[dict[str, Any]]:
     """The ward table as JSON-able rows for the chat UI."""
     return [
-        {k: _clean(v) for k, v in row.items()} for row in result.wards.to_dict(orient="records")
+        {str(k): _clean(v) for k, v in row.items()}
+        for row in result.wards.to_dict(orient="records")
     ]
 
 
@@ -96,17 +95,25 @@ def user_event(text: str, stage: str, reply_to: str) -> dict[str, Any]:
     }
 
 
-def progress_event(upload_id: str, phase: str, message: str, fraction: float | None) -> dict[str, Any]:
+def progress_event(
+    upload_id: str, phase: str, message: str, fraction: float | None
+) -> dict[str, Any]:
     return {
         "role": "bot",
         "stage": None,
         "text": message,
         "options": [],
-        "data": {"progress": {"upload_id": upload_id, "phase": phase, "fraction": fraction,
-                              "message": message}},
+        "data": {
+            "progress": {
+                "upload_id": upload_id,
+                "phase": phase,
+                "fraction": fraction,
+                "message": message,
+            }
+        },
         "reply_to": upload_id,
         "ts": time.time(),
-    }  # fmt: skip
+    }
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,10 @@ class Conversation:
         """Parse (in the process pool) and feed the result to the session's actor."""
         message_id = f"upload:{upload_id}"
         size_mb = len(data) / 1_048_576
-        label = f"Uploaded **{outputs.markdown_escape(file_name)}** ({size_mb:.1f} MB)"
+        label = f"Uploaded **{outputs.md_escape(file_name)}** ({size_mb:.1f} MB)"
+        ticker = None
+        if progress is not None:
+            ticker = asyncio.create_task(_tick(progress, len(data)), name="upload-progress")
         try:
             processed = await self._process(data, file_name)
         except UploadRejected as exc:
@@ -159,6 +169,9 @@ class Conversation:
             event: Event = UploadFailed(file_name=file_name, problems=exc.problems)
             await self._run(sid, message_id, event, user_text=label)
             raise
+        finally:
+            if ticker is not None:
+                ticker.cancel()
         if progress is not None:
             await progress("summarising", "File read; summarising…", 0.9)
         event = FileUploaded(
@@ -172,9 +185,7 @@ class Conversation:
         if state.dataset is None or state.results is None:
             raise NotFound("There are no results yet: finish the workflow first.")
         params = state.results
-        result = await self._compute(
-            state.dataset.blob_key, params.state, params.level, params.age
-        )
+        result = await self._compute(state.dataset.blob_key, params.state, params.level, params.age)
         content_type, ext = _DOWNLOADS[kind]
         name = outputs.output_filename(params.state, params.level, params.age, ext)
         if kind == "csv":
@@ -187,19 +198,25 @@ class Conversation:
         return Download(file_name=name, content_type=content_type, body=body)
 
     async def _process(self, data: bytes, file_name: str) -> ProcessedUpload:
-        key = await asyncio.to_thread(_sha256, data)
+        key = await asyncio.to_thread(dataset_key, data)
         meta = await self._datasets.meta(key)
         if meta is not None:
-            return ProcessedUpload(key=key, blob=b"", file_name=file_name,
-                                   report=meta["report"], overview=meta["overview"])  # fmt: skip
+            return ProcessedUpload(
+                key=key,
+                blob=b"",
+                file_name=file_name,
+                report=meta["report"],
+                overview=meta["overview"],
+            )
         loop = asyncio.get_running_loop()
         processed = await loop.run_in_executor(
             self._pool, process_upload, data, file_name, self._max_upload_bytes
         )
         await self._datasets.put(
-            processed.key, processed.blob,
+            processed.key,
+            processed.blob,
             {"report": processed.report, "overview": processed.overview},
-        )  # fmt: skip
+        )
         return processed
 
     async def _compute(self, blob_key: str, state: str, level: str, age: str) -> TprResult:
@@ -252,7 +269,12 @@ class Conversation:
         return None
 
 
-def _sha256(data: bytes) -> str:
-    from tpr_ws.domain.blob import dataset_key
-
-    return dataset_key(data)
+async def _tick(progress: Any, size: int) -> None:
+    """Progress while the pool parses: elapsed time and an estimate that approaches 90%."""
+    expected = 2.0 + size / 1_500_000  # seconds; about 20 s for a 30 MB national workbook
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(2.0)
+        elapsed = time.monotonic() - started
+        fraction = 0.3 + 0.6 * (1 - math.exp(-elapsed / expected))
+        await progress("parsing", f"Reading the workbook… {elapsed:.0f} s", round(fraction, 2))

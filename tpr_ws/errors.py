@@ -1,20 +1,20 @@
 """The error hierarchy: whose fault each error is and what the user sees.
 
-    TprWsError
-    ├── ConfigError            operator's fault: bad environment; the process refuses to start
-    ├── ClientError            user's fault: a clear message, nothing changes, connection stays
-    │   ├── ProtocolError      malformed frame, unknown type, say before hello (code names it)
-    │   ├── Unauthorized       wrong or missing token (WebSocket close 4401, HTTP 401)
-    │   ├── ForbiddenOrigin    Origin not allowed (HTTP 403)
-    │   ├── TooLarge           frame or upload over the limit (HTTP 413)
-    │   ├── RateLimited        too many messages (HTTP 429)
-    │   ├── NotFound           unknown session or no results yet (HTTP 404)
-    │   └── UploadRejected     not a workbook, zip bomb, unusable workbook: lists every problem
-    └── ServerError            our fault: logged, the user is asked to retry
-        ├── StorageUnavailable Redis unreachable
-        ├── LeaseLost          the turn's lease expired or was taken over; nothing was sent
-        ├── Fenced             the commit was rejected by the fence; nothing was sent
-        └── StateVersionError  a checkpoint written by a newer release
+TprWsError
+├── ConfigError            operator's fault: bad environment; the process refuses to start
+├── ClientError            user's fault: a clear message, nothing changes, connection stays
+│   ├── ProtocolError      malformed frame, unknown type, say before hello (code names it)
+│   ├── Unauthorized       wrong or missing token (WebSocket close 4401, HTTP 401)
+│   ├── ForbiddenOrigin    Origin not allowed (HTTP 403)
+│   ├── TooLarge           frame or upload over the limit (HTTP 413)
+│   ├── RateLimited        too many messages (HTTP 429)
+│   ├── NotFound           unknown session or no results yet (HTTP 404)
+│   └── UploadRejected     not a workbook, zip bomb, unusable workbook: lists every problem
+└── ServerError            our fault: logged, the user is asked to retry
+    ├── StorageUnavailable Redis unreachable
+    ├── LeaseLost          the turn's lease expired or was taken over; nothing was sent
+    ├── Fenced             the commit was rejected by the fence; nothing was sent
+    └── StateVersionError  a checkpoint written by a newer release
 """
 
 from __future__ import annotations

@@ -32,9 +32,11 @@ class Metrics:
             "tpr_ws_turn_seconds", "Turn latency", buckets=_LATENCY_BUCKETS, registry=r
         )
         self.lease_wait_seconds = Histogram(
-            "tpr_ws_lease_wait_seconds", "Time waiting for a session lease",
-            buckets=_LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "tpr_ws_lease_wait_seconds",
+            "Time waiting for a session lease",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.fenced = Counter("tpr_ws_fenced_commits", "Commits rejected by the fence", registry=r)
         self.sockets = Gauge(
             "tpr_ws_sockets", "Open WebSockets", registry=r, multiprocess_mode="livesum"
@@ -56,6 +58,6 @@ class Metrics:
     def render(self) -> bytes:
         if self._multiproc_dir and os.path.isdir(self._multiproc_dir):
             merged = CollectorRegistry()
-            multiprocess.MultiProcessCollector(merged, path=self._multiproc_dir)
+            multiprocess.MultiProcessCollector(merged, path=self._multiproc_dir)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)

@@ -60,8 +60,11 @@ async def test_say_before_hello_is_refused_then_hello_works(worker_factory, http
     await ws.send_str(orjson.dumps({"type": "say", "id": "m1", "text": "hi"}).decode())
     frame = orjson.loads((await ws.receive()).data)
     assert frame["type"] == "error" and frame["code"] == "hello_required"
-    await ws.send_str(orjson.dumps({"type": "hello", "session_id": c.sid, "token": c.token,
-                                    "last_seq": 0}).decode())  # fmt: skip
+    await ws.send_str(
+        orjson.dumps(
+            {"type": "hello", "session_id": c.sid, "token": c.token, "last_seq": 0}
+        ).decode()
+    )
     assert orjson.loads((await ws.receive()).data)["type"] == "welcome"
     await ws.close()
 
@@ -71,17 +74,18 @@ async def test_wrong_token_closes_with_4401(worker_factory, http) -> None:
     c = ChatClient(http)
     await c.create_session(w.url)
     ws = await http.ws_connect(w.ws_url)
-    await ws.send_str(orjson.dumps({"type": "hello", "session_id": c.sid, "token": "forged",
-                                    "last_seq": 0}).decode())  # fmt: skip
+    await ws.send_str(
+        orjson.dumps(
+            {"type": "hello", "session_id": c.sid, "token": "forged", "last_seq": 0}
+        ).decode()
+    )
     frame = orjson.loads((await ws.receive()).data)
     assert frame["code"] == "unauthorized"
     closing = await ws.receive()
     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert ws.close_code == 4401
     # the HTTP side refuses the wrong token too
-    status, body = await ChatClient.upload(
-        _with(c, token="forged"), w.url, b"a,b\n1,2\n", "x.csv"
-    )
+    status, body = await ChatClient.upload(_with(c, token="forged"), w.url, b"a,b\n1,2\n", "x.csv")
     assert status == 401 and body["error"]["code"] == "unauthorized"
 
 
@@ -119,8 +123,26 @@ def _workbook_without_indicators() -> bytes:
 
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append(["State", "LGA", "Ward", "Health Facility", "periodname", "Children <5 yrs who received LLIN"])
-    ws.append(["ad Adamawa State", "ad Yola North Local Government Area", "ad Karewa Ward", "PHC Bako", "January 2024", 3])
+    ws.append(
+        [
+            "State",
+            "LGA",
+            "Ward",
+            "Health Facility",
+            "periodname",
+            "Children <5 yrs who received LLIN",
+        ]
+    )
+    ws.append(
+        [
+            "ad Adamawa State",
+            "ad Yola North Local Government Area",
+            "ad Karewa Ward",
+            "PHC Bako",
+            "January 2024",
+            3,
+        ]
+    )
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -129,7 +151,12 @@ def _workbook_without_indicators() -> bytes:
 @pytest.mark.parametrize(
     ("name", "make", "code", "words"),
     [
-        ("notes.xlsx", lambda: b"This is a text file, not a workbook.\n" * 20, "not_a_workbook", "workbook"),
+        (
+            "notes.xlsx",
+            lambda: b"This is a text file, not a workbook.\n" * 20,
+            "not_a_workbook",
+            "workbook",
+        ),
         ("bomb.xlsx", _zip_bomb, "zip_bomb", ""),
         ("empty.xlsx", lambda: b"", "empty_file", "empty"),
         ("llin.xlsx", _workbook_without_indicators, "unusable_workbook", "tested"),

@@ -23,8 +23,13 @@ async def test_serve_runs_embedded_redis_and_several_workers(tmp_path: Path) -> 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(TPR_WS_PORT=str(port), TPR_WS_WORKERS="2", TPR_WS_DATA_DIR=str(tmp_path / "var"))
-    proc = subprocess.Popen([sys.executable, "-m", "tpr_ws", "serve"], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tpr_ws", "serve"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

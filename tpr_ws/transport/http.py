@@ -44,8 +44,15 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         raise
     except (ServerError, RedisError, OSError) as exc:
         log.warning("request failed: %s", exc)
-        return _json({"error": {"code": "server_error",
-                                "message": "The server could not finish that; try again."}}, 503)  # fmt: skip
+        return _json(
+            {
+                "error": {
+                    "code": "server_error",
+                    "message": "The server could not finish that; try again.",
+                }
+            },
+            503,
+        )
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return _json({"error": {"code": "server_error", "message": "Something went wrong."}}, 500)
@@ -72,8 +79,9 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[str, bytes]:
     try:
         reader = await request.multipart()
     except (AssertionError, ValueError, KeyError):
-        raise ProtocolError("Send the file as multipart/form-data in a field named 'file'.",
-                            code="bad_upload") from None  # fmt: skip
+        raise ProtocolError(
+            "Send the file as multipart/form-data in a field named 'file'.", code="bad_upload"
+        ) from None
     async for part in reader:
         if getattr(part, "name", None) != "file":
             continue
@@ -159,7 +167,9 @@ def add_routes(app: web.Application) -> None:
 
     app.router.add_post("/api/sessions", create_session)
     app.router.add_post("/api/sessions/{sid}/upload", upload)
-    app.router.add_get(r"/api/sessions/{sid}/{name:results\.csv|results\.xlsx|report\.md}", download)
+    app.router.add_get(
+        r"/api/sessions/{sid}/{name:results\.csv|results\.xlsx|report\.md}", download
+    )
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

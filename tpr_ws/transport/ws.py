@@ -28,7 +28,15 @@ from tpr_ws.errors import (
     Unauthorized,
 )
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import CONVERSATION, FANOUT, METRICS, SETTINGS, SOCKETS, STORAGE, WORKER_ID
+from tpr_ws.transport.keys import (
+    CONVERSATION,
+    FANOUT,
+    METRICS,
+    SETTINGS,
+    SOCKETS,
+    STORAGE,
+    WORKER_ID,
+)
 from tpr_ws.transport.origin import check_origin
 
 log = logging.getLogger(__name__)
@@ -129,8 +137,9 @@ class Connection:
     def _check_say(self, frame: dict[str, Any]) -> None:
         mid = frame.get("id")
         if not isinstance(mid, str) or not _MESSAGE_ID.match(mid):
-            raise ProtocolError("A say needs an id of 1-128 letters, digits, '-', '_', ':' or '.'.",
-                                code="bad_id")  # fmt: skip
+            raise ProtocolError(
+                "A say needs an id of 1-128 letters, digits, '-', '_', ':' or '.'.", code="bad_id"
+            )
         if self.sid is None:
             raise ProtocolError("Send hello before say.", code="hello_required")
         text = frame.get("text")
@@ -156,8 +165,14 @@ class Connection:
         self.sid = sid
         await self.fanout.subscribe(sid, self._on_published)
         async with self._send_lock:
-            await self._send({"type": "welcome", "session_id": sid, "last_seq": current,
-                              "worker": self.worker_id})  # fmt: skip
+            await self._send(
+                {
+                    "type": "welcome",
+                    "session_id": sid,
+                    "last_seq": current,
+                    "worker": self.worker_id,
+                }
+            )
             if last_seq > current:
                 await self._resync()
             else:
@@ -256,15 +271,22 @@ class Connection:
             await self._send_error(exc, message_id)
         except ServerError as exc:
             log.warning("turn failed: %s (%s)", exc.code, exc)
-            await self._send_error(exc, message_id, "The server could not finish that; send it again.")
+            await self._send_error(
+                exc, message_id, "The server could not finish that; send it again."
+            )
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception:
             log.exception("unexpected error on a WebSocket")
-            await self._send_error(ServerError("internal"), message_id,
-                                   "Something went wrong on the server; send it again.")  # fmt: skip
+            await self._send_error(
+                ServerError("internal"),
+                message_id,
+                "Something went wrong on the server; send it again.",
+            )
 
-    async def _send_error(self, exc: Exception, message_id: Any = None, text: str | None = None) -> None:
+    async def _send_error(
+        self, exc: Exception, message_id: Any = None, text: str | None = None
+    ) -> None:
         code = getattr(exc, "code", "server_error")
         self.metrics.errors.labels(code).inc()
         frame: dict[str, Any] = {"type": "error", "code": code, "message": text or str(exc)}
