@@ -209,3 +209,12 @@ def test_ole2_file_that_is_not_a_workbook_is_refused_as_unreadable() -> None:
     with pytest.raises(UploadRejected) as caught:
         parse_workbook(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000), "memo.xls")
     assert caught.value.code == "unreadable"
+
+
+def test_blank_level_cells_fall_back_to_the_facility_name() -> None:
+    rows = table(2)
+    rows[2][3], rows[2][4] = "General Hospital Yola", None
+    ingested = parse_xlsx(rows)
+    assert ingested.frame["facility_level"].tolist() == ["Primary", "Secondary"]
+    assert not ingested.report.level_derived_from_name
+    assert any("taken from the facility name" in w for w in ingested.report.warnings)
