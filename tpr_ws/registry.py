@@ -108,6 +108,7 @@ class Registry:
         self.lease_ttl_ms = lease_ttl_ms
         self.holder_prefix = holder_prefix
         self.metrics = metrics
+        self._background: set[asyncio.Task[None]] = set()
 
     async def run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
         """Run one turn of session ``sid`` for ``message_id`` (see module docstring)."""
@@ -175,9 +176,12 @@ class Registry:
                     first = False
                 if acquired.kind != "queued":
                     break
-                # Woken by the release that handed us the lease; the timeout (one TTL) is
-                # only the safety net for a holder or head waiter that died.
-                await self.storage.wait_wake(sid, token, self.lease_ttl_ms / 1000)
+                # Woken by the release that handed us the lease (with the state); the timeout
+                # (one TTL) is only the safety net for a holder or head waiter that died.
+                woken = await self.storage.wait_wake(sid, token, self.lease_ttl_ms / 1000)
+                if woken is not None:
+                    acquired = woken
+                    break
         except BaseException:
             # Leave the queue, and give back a lease handed over to us meanwhile.
             await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
@@ -189,39 +193,67 @@ class Registry:
         return acquired
 
     async def _run_turn(self, lease: Lease, state: bytes | None, turn: Turn) -> TurnOutput:
-        """Run the turn in its own task, renewing the lease; a lost lease cancels the turn."""
-        task: asyncio.Task[TurnOutput] = asyncio.ensure_future(turn(state, lease))
-        renewer = asyncio.create_task(self._renew_until_lost(lease, task))
+        """Run the turn inline, renewing the lease; a lost lease cancels the turn."""
+        task = asyncio.current_task()
+        assert task is not None
+        renewer = _Renewer(self, lease, task)
         try:
-            return await task
+            return await turn(state, lease)
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if lease.lost and (current is None or current.cancelling() == 0):
+            # Like asyncio.timeout: our own cancellation becomes LeaseLost, anyone else's
+            # (the caller's) stays a cancellation.
+            if renewer.cancelled_turn and task.uncancel() == 0:
                 raise LeaseLost(f"lease of session {lease.sid} lost mid-turn") from None
             raise
         finally:
-            task.cancel()
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            renewer.stop()
 
-    async def _renew_until_lost(self, lease: Lease, task: asyncio.Task[TurnOutput]) -> None:
-        interval = self.lease_ttl_ms / 3000
-        last_ok = time.monotonic()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                held: bool | None = await self.storage.renew(
-                    lease.sid, lease.token, lease.epoch, self.lease_ttl_ms
-                )
-            except (RedisError, OSError):
-                held = None  # unknown: keep trying until a whole TTL has passed
-            if held:
-                last_ok = time.monotonic()
-                continue
-            if held is False or time.monotonic() - last_ok >= self.lease_ttl_ms / 1000:
-                lease._mark_lost()
-                task.cancel()
-                return
+
+class _Renewer:
+    """Renews a turn's lease every TTL/3 from a timer; when it is lost, cancels the turn.
+
+    A timer rather than a task per turn: most turns end before the first renewal is due.
+    """
+
+    def __init__(self, registry: Registry, lease: Lease, task: asyncio.Task[Any]) -> None:
+        self._registry = registry
+        self._lease = lease
+        self._task = task
+        self._loop = asyncio.get_running_loop()
+        self._interval = registry.lease_ttl_ms / 3000
+        self._last_ok = time.monotonic()
+        self._stopped = False
+        self.cancelled_turn = False
+        self._timer = self._loop.call_later(self._interval, self._fire)
+
+    def _fire(self) -> None:
+        renewal = self._loop.create_task(self._renew())
+        # Keep a reference until done: a renewal in flight when the turn ends finishes alone.
+        self._registry._background.add(renewal)
+        renewal.add_done_callback(self._registry._background.discard)
+
+    async def _renew(self) -> None:
+        lease, ttl_ms = self._lease, self._registry.lease_ttl_ms
+        try:
+            held: bool | None = await self._registry.storage.renew(
+                lease.sid, lease.token, lease.epoch, ttl_ms
+            )
+        except (RedisError, OSError):
+            held = None  # unknown: keep trying until a whole TTL has passed
+        if self._stopped:
+            return
+        if held:
+            self._last_ok = time.monotonic()
+        elif held is False or time.monotonic() - self._last_ok >= ttl_ms / 1000:
+            lease._mark_lost()
+            self.cancelled_turn = True
+            self._task.cancel()
+            return
+        self._timer = self._loop.call_later(self._interval, self._fire)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._timer.cancel()
 
 
 def _answer(

@@ -8,7 +8,8 @@ and runs unchanged on Redis Cluster. Per session (prefix ``tpr``)::
     tpr:{sid}:state        the checkpoint (opaque bytes)
     tpr:{sid}:msg:<id>     committed message id -> {"first_seq","last_seq","result"}, EX 24 h
     tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
-    tpr:{sid}:wake:<tok>   one waiter's wake list (BLPOP); the list persists, so no lost wake-ups
+    tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
+                           a list persists, so a wake-up is never lost
     tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
     tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed to MAXLEN
     tpr:{sid}:seq          last sequence number handed out (never reset)
@@ -40,6 +41,7 @@ from tpr_ws.storage_scripts import (
 
 RedisClient = Redis | RedisCluster
 MESSAGE_RECORD_TTL_S = 24 * 3600
+_KEY_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,6 @@ class _Keys:
     log: str
     seq: str
     channel: str
-    wake_prefix: str
     msg_prefix: str
 
 
@@ -151,6 +152,7 @@ class Storage:
         self.redis = redis
         self.prefix = prefix
         self.log_max_events = log_max_events
+        self._key_cache: dict[str, _Keys] = {}
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
         self._acquire = redis.register_script(ACQUIRE)
         self._renew = redis.register_script(RENEW)
@@ -169,6 +171,14 @@ class Storage:
             await self.redis.ping()
 
     def _keys(self, sid: str) -> _Keys:
+        keys = self._key_cache.get(sid)
+        if keys is None:
+            if len(self._key_cache) >= _KEY_CACHE_SIZE:
+                self._key_cache.clear()  # bounded; rebuilding is cheap
+            keys = self._key_cache[sid] = self._build_keys(sid)
+        return keys
+
+    def _build_keys(self, sid: str) -> _Keys:
         if not sid or "{" in sid or "}" in sid:
             raise ValueError(f"invalid session id {sid!r}")
         base = f"{self.prefix}:{{{sid}}}:"
@@ -181,7 +191,6 @@ class Storage:
             log=base + "log",
             seq=base + "seq",
             channel=base + "events",
-            wake_prefix=base + "wake:",
             msg_prefix=base + "msg:",
         )
 
@@ -197,16 +206,8 @@ class Storage:
         """One round trip: duplicate answer, or the lease plus the state, or a queue place."""
         k = self._keys(sid)
         reply = await self._acquire(
-            keys=[
-                k.lease,
-                k.epoch,
-                k.state,
-                k.msg_prefix + message_id,
-                k.waiters,
-                k.wake_prefix + token,
-                k.arrivals,
-            ],
-            args=[token, ttl_ms, k.wake_prefix, "1" if first else "0"],
+            keys=[k.lease, k.epoch, k.state, k.msg_prefix + message_id, k.waiters, k.arrivals],
+            args=[token, ttl_ms, "1" if first else "0"],
         )
         kind = bytes(reply[0])
         if kind == b"dup":
@@ -217,11 +218,17 @@ class Storage:
             )
         return Acquired("queued", position=_int(reply[1]), ticket=_int(reply[2]))
 
-    async def wait_wake(self, sid: str, token: str, timeout_s: float) -> bool:
-        """Block until the release script wakes this waiter (True) or the timeout (False)."""
+    async def wait_wake(self, sid: str, token: str, timeout_s: float) -> Acquired | None:
+        """Block until a release hands this waiter the lease (granted, with the state it
+        needs, so no second round trip) or until the timeout (None)."""
         k = self._keys(sid)
-        reply = await self.redis.blpop([k.wake_prefix + token], timeout=timeout_s)
-        return reply is not None
+        reply = await self.redis.blpop([f"{k.waiters}:{token}"], timeout=timeout_s)
+        if reply is None:
+            return None
+        payload = reply[1]
+        assert isinstance(payload, bytes)
+        epoch, has_state, state = payload.split(b"|", 2)
+        return Acquired("granted", epoch=int(epoch), state=state if has_state == b"1" else None)
 
     async def renew(self, sid: str, token: str, epoch: int, ttl_ms: int) -> bool:
         """Extend the lease; False if the caller no longer holds that exact lease."""
@@ -261,7 +268,6 @@ class Storage:
                 MESSAGE_RECORD_TTL_S,
                 self.log_max_events,
                 k.channel,
-                k.wake_prefix,
                 ttl_ms,
                 *_event_bodies(events),
             ],
@@ -275,8 +281,8 @@ class Storage:
         """Give up the lease (or a queue place) without committing; wakes the next waiter."""
         k = self._keys(sid)
         reply = await self._release(
-            keys=[k.lease, k.epoch, k.waiters, k.wake_prefix + token],
-            args=[token, k.wake_prefix, ttl_ms],
+            keys=[k.lease, k.epoch, k.waiters, k.state],
+            args=[token, ttl_ms],
         )
         return bool(reply)
 

@@ -1,23 +1,29 @@
 """The Lua scripts behind `tpr_ws.storage` (only storage.py imports this module).
 
 Every script touches the keys of one session only; they share the hash tag ``{<sid>}``, so
-one slot. The wake list of a waiter is built inside the scripts from a prefix (``ARGV``) and
-the waiter's token, because which waiter is at the head is only known inside the script; it
-carries the same hash tag, so it is in the same slot as the declared keys.
+one slot. The wake list of a waiter is named inside the scripts (``<waiters key>:<token>``) because
+which waiter is at the head is only known there; it carries the same hash tag, so it is in
+the same slot as the declared keys.
 """
 
 from __future__ import annotations
 
-# hand_over: give a free lease straight to the head waiter (a new epoch) and wake it.
+# hand_over: give a free lease straight to the head waiter (a new epoch) and wake it with
+# "<epoch>|<1 or 0: has state>|<state>", so it needs no second round trip to load.
 # A dead head simply lets the lease expire; the other waiters' BLPOP timeouts retry then.
+# Wake lists are named '<waiters key>:<token>': same hash tag, so the same slot.
 _HAND_OVER = """
-local function hand_over(lease, epoch, waiters, wake_prefix, ttl)
+local function hand_over(lease, epoch, waiters, ttl, state)
   local head = redis.call('LPOP', waiters)
   if not head then return false end
   redis.call('SET', lease, head, 'PX', ttl)
-  redis.call('INCR', epoch)
-  local wake = wake_prefix .. head
-  redis.call('RPUSH', wake, '1')
+  local e = redis.call('INCR', epoch)
+  local wake = waiters .. ':' .. head
+  if state then
+    redis.call('RPUSH', wake, e .. '|1|' .. state)
+  else
+    redis.call('RPUSH', wake, e .. '|0|')
+  end
   redis.call('PEXPIRE', wake, ttl)
   return head
 end
@@ -55,50 +61,58 @@ end
 
 # Acquire + load.
 # KEYS[1] lease    KEYS[2] epoch   KEYS[3] state   KEYS[4] message id record
-# KEYS[5] waiters  KEYS[6] caller's wake list      KEYS[7] arrivals counter
-# ARGV[1] caller token  ARGV[2] lease TTL ms  ARGV[3] wake list prefix
-# ARGV[4] '1' on the caller's first acquire (counts an arrival), else '0'
+# KEYS[5] waiters  KEYS[6] arrivals counter
+# ARGV[1] caller token  ARGV[2] lease TTL ms
+# ARGV[3] '1' on the caller's first acquire (a fresh token: counts an arrival), else '0'
 # Returns {'dup', record} | {'granted', epoch, state or nil, ticket} | {'queued', pos, ticket}
 ACQUIRE = (
     _HAND_OVER
     + """
 local token = ARGV[1]
+local wake = KEYS[5] .. ':' .. token
 local rec = redis.call('GET', KEYS[4])
 local cur = redis.call('GET', KEYS[1])
 if rec then
   -- Committed before: answer with the record and give back whatever we held or queued for.
-  redis.call('LREM', KEYS[5], 0, token)
-  redis.call('DEL', KEYS[6])
+  if ARGV[3] == '0' then
+    redis.call('LREM', KEYS[5], 0, token)
+    redis.call('DEL', wake)
+  end
   if cur == token then
     redis.call('DEL', KEYS[1])
-    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[3], ARGV[2])
+    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[2], redis.call('GET', KEYS[3]))
   end
   return {'dup', rec}
 end
 if cur == token then
-  -- Handed over to us on a release (we were the head waiter): the epoch is already ours.
+  -- Handed over to us (we were the head waiter) and we came back by timeout, not by the
+  -- wake-up: the epoch is already ours.
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('DEL', KEYS[6])
+  redis.call('DEL', wake)
   return {'granted', redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), 0}
 end
-local pos = redis.call('LPOS', KEYS[5], token)
+local pos = false
 local ticket = 0
-if (not pos) and ARGV[4] == '1' then
-  ticket = redis.call('INCR', KEYS[7])
+if ARGV[3] == '1' then
+  ticket = redis.call('INCR', KEYS[6])
+else
+  pos = redis.call('LPOS', KEYS[5], token)
 end
 if not cur then
   local head = redis.call('LINDEX', KEYS[5], 0)
   if (not head) or head == token then
-    if head then redis.call('LPOP', KEYS[5]) end
+    if head then
+      redis.call('LPOP', KEYS[5])
+      redis.call('DEL', wake)
+    end
     redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
     local epoch = redis.call('INCR', KEYS[2])
-    redis.call('DEL', KEYS[6])
     return {'granted', epoch, redis.call('GET', KEYS[3]), ticket}
   end
   -- Free, but someone queued first (its holder died, or it is dead itself): the head gets
   -- the lease and a wake-up; if it is gone, the lease expires and the queue moves on.
-  hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[3], ARGV[2])
-  pos = redis.call('LPOS', KEYS[5], token)
+  hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[2], redis.call('GET', KEYS[3]))
+  if pos then pos = redis.call('LPOS', KEYS[5], token) end
 end
 if not pos then
   pos = redis.call('RPUSH', KEYS[5], token) - 1
@@ -123,8 +137,8 @@ return 0
 # KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message id record  KEYS[5] waiters
 # KEYS[6] log stream  KEYS[7] seq counter
 # ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
-# ARGV[5] record TTL s  ARGV[6] log MAXLEN  ARGV[7] events channel  ARGV[8] wake list prefix
-# ARGV[9] lease TTL ms (for a hand-over)  ARGV[10..] events (JSON objects, no "seq")
+# ARGV[5] record TTL s  ARGV[6] log MAXLEN  ARGV[7] events channel
+# ARGV[8] lease TTL ms (for a hand-over)  ARGV[9..] events (JSON objects, no "seq")
 # Returns {'ok', record} | {'dup', record} | {'fenced'}
 COMMIT = (
     _HAND_OVER
@@ -136,7 +150,7 @@ if rec then
   -- Already committed (a resent id, or our own commit retried after a dropped reply).
   if redis.call('GET', KEYS[1]) == token then
     redis.call('DEL', KEYS[1])
-    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], ARGV[9])
+    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], redis.call('GET', KEYS[3]))
   end
   return {'dup', rec}
 end
@@ -145,27 +159,27 @@ if redis.call('GET', KEYS[1]) ~= token or redis.call('GET', KEYS[2]) ~= ARGV[2] 
 end
 redis.call('SET', KEYS[3], ARGV[3])
 -- With no events, first_seq = last_seq = the session's current seq.
-local seqs = append(KEYS[6], KEYS[7], ARGV[6], ARGV[7], 10)
+local seqs = append(KEYS[6], KEYS[7], ARGV[6], ARGV[7], 9)
 rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
 redis.call('SET', KEYS[4], rec, 'EX', ARGV[5])
 redis.call('DEL', KEYS[1])
-hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], ARGV[9])
+hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], ARGV[3])
 return {'ok', rec}
 """
 )
 
 # Release without commit; also how a waiter leaves the queue.
-# KEYS[1] lease  KEYS[2] epoch  KEYS[3] waiters  KEYS[4] caller's wake list
-# ARGV[1] token  ARGV[2] wake list prefix  ARGV[3] lease TTL ms (for a hand-over)
+# KEYS[1] lease  KEYS[2] epoch  KEYS[3] waiters  KEYS[4] state
+# ARGV[1] token  ARGV[2] lease TTL ms (for a hand-over)
 # Returns 1 if the caller held the lease, else 0.
 RELEASE = (
     _HAND_OVER
     + """
 redis.call('LREM', KEYS[3], 0, ARGV[1])
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[3] .. ':' .. ARGV[1])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  hand_over(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+  hand_over(KEYS[1], KEYS[2], KEYS[3], ARGV[2], redis.call('GET', KEYS[4]))
   return 1
 end
 return 0

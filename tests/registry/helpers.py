@@ -103,7 +103,7 @@ def hold_and_block(
     async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
         out.put(("epoch", lease.epoch))
         in_turn.set()
-        time.sleep(block_s)  # noqa: ASYNC251 - a stall on purpose: renewals cannot run either
+        time.sleep(block_s)  # a stall on purpose: renewals cannot run either
         return await count_turn(state, lease, mid)
 
     async def main() -> None:

@@ -69,10 +69,12 @@ async def test_acquire_grants_queues_and_commit_hands_over(storage: Storage) -> 
     )
     assert done.kind == "ok" and done.record is not None
     assert (done.record.first_seq, done.record.last_seq, done.record.result) == (1, 1, {"r": 1})
-    # B was handed the lease (a new epoch) and woken.
-    assert await storage.wait_wake("s", "B", 1)
+    # B was handed the lease (a new epoch) and woken with the state it needs.
+    woken = await storage.wait_wake("s", "B", 1)
+    assert woken is not None and (woken.kind, woken.epoch, woken.state) == ("granted", 2, b"one")
     holder, _ = await storage.lease_holder("s")
     assert holder == "B"
+    # Coming back by timeout instead (the wake-up missed) gives the same lease.
     b2 = await storage.acquire("s", "m2", "B", 5000, first=False)
     assert b2.kind == "granted" and b2.epoch == 2 and b2.state == b"one"
     # A's late commit is fenced.
