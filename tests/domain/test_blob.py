@@ -11,12 +11,11 @@ import pytest
 
 from tpr_ws.domain import schema
 from tpr_ws.domain.blob import (
-    ParsedUpload,
     dataset_key,
     decode_dataset,
     encode_dataset,
-    parse_and_encode,
 )
+from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample import Defects, generate
 from tpr_ws.domain.workbook import parse_workbook
 from tpr_ws.errors import StateVersionError, UploadRejected
@@ -58,19 +57,20 @@ def test_blob_of_an_unknown_format_version_is_refused() -> None:
         decode_dataset(sink.getvalue().to_pybytes())
 
 
-def test_parse_and_encode_returns_picklable_plain_data() -> None:
+def test_process_upload_returns_picklable_plain_data() -> None:
     made = generate("A", "tiny", seed=5, defects=Defects.of(["totals_row"]))
-    parsed = parse_and_encode(made.data, made.file_name, max_bytes=10 << 20)
+    parsed = process_upload(made.data, made.file_name, 10 << 20)
     assert parsed.key == dataset_key(made.data)
     assert parsed.report["totals_row_dropped"] is True
     assert parsed.report["rows_kept"] == len(made.truth)
+    assert parsed.overview["rows"] == len(made.truth)
     copy = pickle.loads(pickle.dumps(parsed))
-    assert copy == parsed and isinstance(copy, ParsedUpload)
-    assert pickle.loads(pickle.dumps(parse_and_encode)) is parse_and_encode
+    assert copy == parsed and isinstance(copy, ProcessedUpload)
+    assert pickle.loads(pickle.dumps(process_upload)) is process_upload
     assert tuple(decode_dataset(parsed.blob).columns) == schema.TIDY_COLUMNS
 
 
-def test_parse_and_encode_checks_safety_first() -> None:
+def test_process_upload_checks_safety_first() -> None:
     with pytest.raises(UploadRejected) as caught:
-        parse_and_encode(b"", "empty.xlsx", max_bytes=100)
+        process_upload(b"", "empty.xlsx", 100)
     assert caught.value.code == "empty_file"

@@ -1,5 +1,4 @@
-"""The parsed dataset as bytes: a content key, an Arrow IPC encoding, and the picklable
-`parse_and_encode` the server runs in a process pool.
+"""The parsed dataset as bytes: a content key and an Arrow IPC encoding.
 
 The blob is an Arrow IPC stream, zstd-compressed, with the repeated name columns
 dictionary-encoded (a national file has 337k rows but only ~28k distinct facilities), so it is
@@ -9,15 +8,12 @@ small to store and decodes without building Python strings.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pandas as pd
 import pyarrow as pa
 
 from tpr_ws.domain import schema
-from tpr_ws.domain.safety import check_upload
-from tpr_ws.domain.workbook import parse_workbook
 from tpr_ws.errors import StateVersionError
 
 FORMAT_VERSION: Final = b"1"
@@ -61,23 +57,3 @@ def decode_dataset(data: bytes) -> pd.DataFrame:
     for name in schema.INDICATOR_COLUMNS:
         columns[name] = table.column(name).to_numpy()
     return pd.DataFrame(columns)
-
-
-@dataclass(frozen=True)
-class ParsedUpload:
-    """A parsed upload as plain data: content key, dataset blob, and the ingest report."""
-
-    key: str
-    blob: bytes
-    report: dict[str, Any]
-
-
-def parse_and_encode(data: bytes, file_name: str, *, max_bytes: int) -> ParsedUpload:
-    """Check, parse and encode an upload; top-level and picklable for a process pool."""
-    check_upload(data, file_name, max_bytes=max_bytes)
-    ingested = parse_workbook(data, file_name)
-    return ParsedUpload(
-        key=dataset_key(data),
-        blob=encode_dataset(ingested.frame),
-        report=ingested.report.to_dict(),
-    )
