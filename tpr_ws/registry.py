@@ -202,11 +202,17 @@ class Registry:
         except asyncio.CancelledError:
             # Like asyncio.timeout: our own cancellation becomes LeaseLost, anyone else's
             # (the caller's) stays a cancellation.
-            if renewer.cancelled_turn and task.uncancel() == 0:
-                raise LeaseLost(f"lease of session {lease.sid} lost mid-turn") from None
+            if renewer.cancelled_turn:
+                renewer.cancelled_turn = False
+                if task.uncancel() == 0:
+                    raise LeaseLost(f"lease of session {lease.sid} lost mid-turn") from None
             raise
         finally:
             renewer.stop()
+            if renewer.cancelled_turn:
+                # The turn swallowed our cancellation; undo it (the caller's check() then
+                # raises LeaseLost before any commit).
+                task.uncancel()
 
 
 class _Renewer:

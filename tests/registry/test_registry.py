@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import orjson
@@ -202,3 +203,22 @@ async def test_two_turns_never_overlap(client_factory: ClientFactory) -> None:
     await asyncio.gather(*(registry.run("s", f"m{i}", turn) for i in range(30)))
     assert peak == 1
     assert count_of(await registry.storage.load_state("s")) == 30
+
+
+async def test_turn_that_swallows_lease_loss_still_commits_nothing(
+    client_factory: ClientFactory,
+) -> None:
+    registry = await make_registry(client_factory, ttl_ms=300)
+
+    async def stubborn(state: bytes | None, lease: Lease) -> TurnOutput:
+        await registry.storage.release("s", lease.token, 300)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(30)
+        return TurnOutput(orjson.dumps({"count": 100}), [{"text": "stale"}])
+
+    with pytest.raises(LeaseLost):
+        await registry.run("s", "m1", stubborn)
+    current = asyncio.current_task()
+    assert current is not None and current.cancelling() == 0
+    assert await registry.storage.load_state("s") is None
+    assert await registry.storage.last_seq("s") == 0
