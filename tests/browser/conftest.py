@@ -135,7 +135,10 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack and the browser stop when the browser tests end. (Sync Playwright keeps
+# its asyncio loop marked as running in the main thread while it lives, which would break the
+# async tests of later packages.)
+@pytest.fixture(scope="package")
 def _stack(chromium_path: Path, redis_server: EmbeddedRedis) -> Iterator[Stack]:
     if not redis_server.running:
         redis_server.start()
@@ -161,7 +164,7 @@ def stack(_stack: Stack) -> Stack:
     return _stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
