@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import socket
 import weakref
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
@@ -18,6 +16,7 @@ from tpr_ws.conversation import Conversation
 from tpr_ws.datasets import DatasetStore
 from tpr_ws.fanout import Fanout
 from tpr_ws.metrics import Metrics
+from tpr_ws.pool import ParsePool
 from tpr_ws.registry import Registry
 from tpr_ws.storage import Storage
 from tpr_ws.transport.http import add_routes, error_middleware
@@ -35,11 +34,6 @@ from tpr_ws.transport.keys import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _warm() -> None:
-    """Import the parsing stack in a pool process before the first upload needs it."""
-    import tpr_ws.domain.pipeline  # noqa: F401
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -63,12 +57,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
-    # spawn, not fork: the worker has an event loop and threads that must not be copied.
-    pool = ProcessPoolExecutor(
-        max_workers=app[SETTINGS].parse_processes,
-        mp_context=multiprocessing.get_context("spawn"),
-    )
-    pool.submit(_warm)
+    settings = app[SETTINGS]
+    pool = ParsePool(settings.parse_processes, settings.parse_memory_limit_bytes)
     app[PARSE_POOL] = pool
     app[CONVERSATION] = Conversation(
         app[REGISTRY],
@@ -77,7 +67,7 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
         max_upload_bytes=app[SETTINGS].max_upload_bytes,
     )
     yield
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown()
 
 
 async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -43,6 +43,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     heartbeat_s: float = 20.0
     parse_processes: int = 1
+    parse_memory_limit_bytes: int = 6 * 1024**3
     key_prefix: str = "tpr"
     metrics_dir: str | None = None
     blob_ttl_s: int = 7 * 24 * 3600
@@ -74,6 +75,9 @@ class Settings:
             "allowed_origins": tuple(o.strip() for o in origins.split(",") if o.strip()),
             "heartbeat_s": float(_int(env, _PREFIX + "HEARTBEAT_S", int(base.heartbeat_s))),
             "parse_processes": _int(env, _PREFIX + "PARSE_PROCESSES", base.parse_processes),
+            "parse_memory_limit_bytes": _int(
+                env, _PREFIX + "PARSE_MEMORY_LIMIT_BYTES", base.parse_memory_limit_bytes
+            ),
             "key_prefix": env.get(_PREFIX + "KEY_PREFIX", base.key_prefix),
             "metrics_dir": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             "blob_ttl_s": _int(env, _PREFIX + "BLOB_TTL_S", base.blob_ttl_s),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ from tpr_ws.domain.sample import sample_upload
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
 from tpr_ws.domain.tpr import TprResult, compute_tpr
 from tpr_ws.errors import NotFound, UploadRejected
+from tpr_ws.pool import ParsePool
 from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
 
 START_MESSAGE_ID = "session-start"
@@ -137,7 +137,7 @@ class Conversation:
         self,
         registry: Registry,
         datasets: DatasetStore,
-        parse_pool: Executor | None,
+        parse_pool: ParsePool,
         *,
         max_upload_bytes: int,
     ) -> None:
@@ -208,10 +208,7 @@ class Conversation:
                 report=meta["report"],
                 overview=meta["overview"],
             )
-        loop = asyncio.get_running_loop()
-        processed = await loop.run_in_executor(
-            self._pool, process_upload, data, file_name, self._max_upload_bytes
-        )
+        processed = await self._pool.run(process_upload, data, file_name, self._max_upload_bytes)
         await self._datasets.put(
             processed.key,
             processed.blob,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import weakref
-from concurrent.futures import Executor
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -12,6 +11,7 @@ from tpr_ws.config import Settings
 from tpr_ws.conversation import Conversation
 from tpr_ws.fanout import Fanout
 from tpr_ws.metrics import Metrics
+from tpr_ws.pool import ParsePool
 from tpr_ws.registry import Registry
 from tpr_ws.storage import Storage
 
@@ -22,6 +22,6 @@ REGISTRY = web.AppKey("registry", Registry)
 CONVERSATION = web.AppKey("conversation", Conversation)
 FANOUT = web.AppKey("fanout", Fanout)
 METRICS = web.AppKey("metrics", Metrics)
-PARSE_POOL = web.AppKey("parse_pool", Executor)
+PARSE_POOL = web.AppKey("parse_pool", ParsePool)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 WORKER_ID = web.AppKey("worker_id", str)
