@@ -222,3 +222,24 @@ async def test_turn_that_swallows_lease_loss_still_commits_nothing(
     assert current is not None and current.cancelling() == 0
     assert await registry.storage.load_state("s") is None
     assert await registry.storage.last_seq("s") == 0
+
+
+async def test_dead_waiter_blocks_the_queue_for_one_lease_ttl_only(
+    client_factory: ClientFactory,
+) -> None:
+    storage = CountingStorage(await client_factory(), prefix=PREFIX, log_max_events=LOG_MAX)
+    registry = Registry(storage, lease_ttl_ms=300)
+    held = await storage.acquire("s", "m0", "holder", 300)
+    assert held.kind == "granted"
+    dead = await storage.acquire("s", "m1", "dead", 300)  # queues, then its process dies
+    assert dead.kind == "queued"
+    behind = asyncio.create_task(registry.run("s", "m2", counter("m2")))
+    while len(await storage.waiters("s")) < 2:  # noqa: ASYNC110 - Redis-side state
+        await asyncio.sleep(0.01)
+    await storage.release("s", "holder", 300)  # hands the lease to the dead waiter
+    result = await asyncio.wait_for(behind, 30)
+    assert result.result == {"count": 1}
+    # The dead waiter's hand-over lease expired; the live one took the next epoch after at
+    # most a couple of safety-net retries, never a poll loop.
+    assert await storage.epoch("s") == 3
+    assert max(storage.acquires.values()) <= 3
