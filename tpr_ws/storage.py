@@ -137,7 +137,10 @@ def _event_bodies(events: list[dict[str, Any]]) -> list[bytes]:
 class Storage:
     """The only code that knows key names and Lua scripts (see module docstring).
 
-    ``redis`` must return bytes (``decode_responses=False``).
+    ``redis`` must return bytes (``decode_responses=False``); its socket timeout, if any,
+    must exceed the lease TTL (waiters BLPOP for up to one TTL), and each waiting turn holds
+    one pooled connection. `connect()` builds a suitable client; call `initialize()` once
+    before concurrent use.
     """
 
     def __init__(
