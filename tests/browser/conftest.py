@@ -142,6 +142,9 @@ def chromium_path() -> Path:
 def _stack(chromium_path: Path, redis_server: EmbeddedRedis) -> Iterator[Stack]:
     if not redis_server.running:
         redis_server.start()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for stale in SCREENSHOTS.glob("FAILED_*.png"):  # left by an earlier run
+        stale.unlink()
     proxy = RoundRobinProxy()
     proxy.start()
     # Worker logs go to artifacts/ (tmp dirs are pruned by other pytest runs on the machine).
