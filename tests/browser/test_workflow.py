@@ -55,6 +55,18 @@ def test_sample_workflow_by_clicks_ends_with_the_right_csv(
     assert download.suggested_filename.startswith("Adamawa_TPR_")
     table = pd.read_csv(io.BytesIO(download_bytes(download)))
     assert_matches_oracle(table, "Adamawa", "Primary", "u5")
+
+    with page.expect_download() as info:
+        card.locator('a[data-download="xlsx"]').click()
+    book = pd.read_excel(io.BytesIO(download_bytes(info.value)), engine="calamine")
+    assert info.value.suggested_filename.endswith(".xlsx")
+    assert sorted(zip(book["LGA"], book["Ward"], strict=True)) == sorted(
+        zip(table["LGA"], table["Ward"], strict=True)
+    )
+    with page.expect_download() as info:
+        card.locator('a[data-download="report"]').click()
+    report = download_bytes(info.value).decode()
+    assert info.value.suggested_filename.endswith(".md") and "Adamawa" in report
     assert_clean_log(page)
     assert not probe.errors, probe.errors
     assert not probe.dialogs
