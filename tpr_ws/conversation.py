@@ -149,8 +149,13 @@ class Conversation:
     async def start(self, sid: str) -> TurnResult:
         return await self._run(sid, START_MESSAGE_ID, SessionStarted(), user_text=None)
 
-    async def say(self, sid: str, message_id: str, text: str) -> TurnResult:
-        return await self._run(sid, message_id, MessageReceived(text=text), user_text=text)
+    async def say(
+        self, sid: str, message_id: str, text: str, *, shown: str | None = None
+    ) -> TurnResult:
+        """A typed reply, or a clicked choice: `text` is matched, `shown` (the choice's label)
+        is what the conversation displays."""
+        shown_text = shown.strip() if shown and shown.strip() else text
+        return await self._run(sid, message_id, MessageReceived(text=text), user_text=shown_text)
 
     async def upload(
         self, sid: str, upload_id: str, data: bytes, file_name: str, *, progress: Any = None
@@ -166,6 +171,8 @@ class Conversation:
             processed = await self._process(data, file_name)
         except UploadRejected as exc:
             # The chat says what is wrong too; the caller then answers the upload with the error.
+            if progress is not None:
+                await progress("failed", "The file could not be used.", None)
             event: Event = UploadFailed(file_name=file_name, problems=exc.problems)
             await self._run(sid, message_id, event, user_text=label)
             raise

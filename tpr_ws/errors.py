@@ -86,6 +86,10 @@ class UploadRejected(ClientError):
         text = problems[0] if len(problems) == 1 else "; ".join(problems)
         super().__init__(text, code=code)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its problems, not its text, when it crosses the parsing pool.
+        return (type(self), (self.problems,), self.__dict__)
+
 
 class ServerError(TprWsError):
     code = "server_error"

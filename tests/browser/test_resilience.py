@@ -68,7 +68,7 @@ def test_reload_mid_workflow_restores_the_conversation_once(
     assert after[: len(before)] == before
     assert [t for r, t in after if r == "user"] == [t for r, t in before if r == "user"] + [
         "Primary",
-        "u5",
+        "Under 5",  # a clicked choice shows its label; the server matched its value
     ]
     assert not probe.errors, probe.errors
 
@@ -93,7 +93,7 @@ def test_unacknowledged_message_survives_a_reload_and_is_sent_once(
     page.wait_for_function("window.__lostId")
     lost_id = page.evaluate("window.__lostId")
     stored = json.loads(page.evaluate(f"localStorage.getItem('{STORE_KEY}')"))
-    assert stored["outbox"] == [{"id": lost_id, "text": "Kano"}]
+    assert stored["outbox"] == [{"id": lost_id, "text": "Kano", "label": None}]
 
     page.reload()  # a fresh page, with the message still in its outbox
     wait_synced(page)

@@ -185,3 +185,21 @@ async def test_oversize_upload_is_refused_while_streaming(chat) -> None:
     status, body = await c.upload(w.url, b"x" * 6_000_000, "big.csv")
     assert status == 413 and body["error"]["code"] == "too_large"
     await _still_serving(c)
+
+
+async def test_a_refused_say_names_its_message_id(chat) -> None:
+    _w, c = chat
+    await c.send_raw('{"type": "say", "id": "m-empty", "text": "  "}')
+    await c.wait_until(lambda: any(e.get("id") == "m-empty" for e in c.errors), timeout=15)
+    assert [e["code"] for e in c.errors if e.get("id") == "m-empty"] == ["empty_text"]
+
+
+async def test_a_clicked_choice_shows_its_label_and_is_matched_by_value(chat) -> None:
+    _w, c = chat
+    await c.send_raw(
+        '{"type": "say", "id": "m-sample", "text": "sample", "label": "Use the sample data"}'
+    )
+    await c.wait_until(lambda: any(e["reply_to"] == "m-sample" for e in c.bot_events()), timeout=60)
+    (user,) = [e for e in c.events if e["role"] == "user" and e["reply_to"] == "m-sample"]
+    assert user["text"] == "Use the sample data"
+    assert c.last_bot()["stage"] == "select_state"

@@ -44,7 +44,7 @@ function persist() {
   if (!app.session) return;
   const record = {
     session_id: app.session.session_id, token: app.session.token, last_seq: app.lastSeq,
-    file_name: app.fileName, outbox: app.outbox.filter((m) => !m.acked && !m.failed).map((m) => ({ id: m.id, text: m.text })),
+    file_name: app.fileName, outbox: app.outbox.filter((m) => !m.acked && !m.failed).map((m) => ({ id: m.id, text: m.text, label: m.label || null })),
   };
   try { localStorage.setItem(STORE_KEY, JSON.stringify(record)); } catch { /* storage full or blocked */ }
 }
@@ -54,7 +54,7 @@ const steps = new StageSteps($("steps"));
 const chat = new ChatView({
   log: dom.log,
   outbox: dom.outbox,
-  onOption: (opt) => say(String(opt.value ?? opt.label ?? "")),
+  onOption: (opt) => say(String(opt.value ?? opt.label ?? ""), opt.label ? String(opt.label) : null),
   linkFilter: (href) => {
     // Download links in bot text get the session token so a plain click works.
     if (app.session && href.startsWith(`/api/sessions/${app.session.session_id}/`) && !/[?&]token=/.test(href)) {
@@ -231,17 +231,21 @@ function flushOutbox() {
   if (!next) {
     next = waiting[0];
     if (!next || next.retryTimer) return;
-    if (!conn.send({ type: "say", id: next.id, text: next.text })) return;
+    const frame = { type: "say", id: next.id, text: next.text };
+    if (next.label && next.label !== next.text) frame.label = next.label;
+    if (!conn.send(frame)) return;
     next.sent = true;
     chat.setPendingStatus(next.id, "Sent; waiting for the reply…");
   }
   for (const m of waiting) if (m !== next && !m.retryTimer) chat.setPendingStatus(m.id, "Queued", "queued");
 }
 
-function say(text) {
+// `label` is what a clicked choice says ("Under 5"); `text` is its value ("u5"), which the
+// server matches. The server shows the label in the conversation.
+function say(text, label = null) {
   const clean = String(text).trim();
   if (!clean || !app.session) return;
-  const m = { id: uuid(), text: clean, acked: false, ackSeq: null, failed: false, sent: false };
+  const m = { id: uuid(), text: clean, label, acked: false, ackSeq: null, failed: false, sent: false };
   app.outbox.push(m);
   chat.addPending(m);
   persist();
@@ -385,7 +389,7 @@ async function boot() {
     if (stored.file_name) setFileName(stored.file_name);
     // Unacknowledged messages from before the reload are resent with the same ids.
     for (const m of stored.outbox || []) {
-      const msg = { id: m.id, text: m.text, acked: false, ackSeq: null, failed: false };
+      const msg = { id: m.id, text: m.text, label: m.label || null, acked: false, ackSeq: null, failed: false };
       app.outbox.push(msg);
       chat.addPending(msg);
       chat.setPendingStatus(msg.id, "Waiting for the connection…", "queued");

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_TEXT_CHARS = 2000
+MAX_LABEL_CHARS = 200
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_UNKNOWN_SESSION = 4404
 
@@ -127,7 +128,12 @@ class Connection:
         if kind == "hello":
             await self._hello(frame)
         elif kind == "say":
-            self._check_say(frame)
+            try:
+                self._check_say(frame)
+            except ClientError as exc:
+                mid = frame.get("id")
+                await self._send_error(exc, mid if isinstance(mid, str) else None)
+                return
             await self._inbox.put(frame)
         elif kind == "ping":
             await self._send({"type": "pong"})
@@ -147,6 +153,12 @@ class Connection:
             raise ProtocolError("A say needs a non-empty text.", code="empty_text")
         if len(text) > MAX_TEXT_CHARS:
             raise TooLarge(f"Messages are limited to {MAX_TEXT_CHARS} characters.")
+        label = frame.get("label")
+        if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_CHARS):
+            raise ProtocolError(
+                f"A say's label must be text of at most {MAX_LABEL_CHARS} characters.",
+                code="bad_label",
+            )
         if not self._bucket.take():
             raise RateLimited("Too many messages; wait a few seconds and try again.")
 
@@ -190,7 +202,9 @@ class Connection:
         assert self.sid is not None
         self._hold += 1
         try:
-            result = await self.conversation.say(self.sid, frame["id"], frame["text"])
+            result = await self.conversation.say(
+                self.sid, frame["id"], frame["text"], shown=frame.get("label")
+            )
             async with self._send_lock:
                 await self._send({"type": "ack", "id": frame["id"], "seq": result.first_seq})
                 await self._catch_up(result.events)

@@ -167,7 +167,7 @@ export class ChatView {
   addPending(msg) {
     const status = h("div", { class: "msg-status", text: "Sending…" });
     const el = h("article", { class: "msg user pending", dataset: { id: msg.id, role: "user" } },
-      h("div", { class: "bubble", text: msg.text }), status);
+      h("div", { class: "bubble", text: msg.label || msg.text }), status);
     this.outbox.append(el);
     return el;
   }
