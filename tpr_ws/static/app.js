@@ -68,7 +68,7 @@ const upload = new UploadPanel({
   panel: $("upload-panel"), chooseButton: $("choose-file"), attachButton: $("attach"), sampleButton: $("use-sample"),
   fileInput: $("file-input"), overlay: $("drop-overlay"), cards: dom.outbox,
   send: (file, key, onProgress) => uploadFile(app.session, file, key, onProgress),
-  onSample: () => { setFileName("Sample data"); say("sample"); },
+  onSample: () => { setFileName("Sample data"); say("sample", "Use the sample data"); },
   onAccepted: (file) => setFileName(file.name),
   onSessionGone: () => sessionGone(),
   onFailed: (key) => chat.failProgress(key),
