@@ -19,7 +19,7 @@ from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry import Registry
 from tpr_ws.storage import Storage
-from tpr_ws.transport.http import add_routes, error_middleware
+from tpr_ws.transport.http import access_log_middleware, add_routes, error_middleware
 from tpr_ws.transport.keys import (
     CONVERSATION,
     FANOUT,
@@ -86,7 +86,9 @@ async def _close_sockets(app: web.Application) -> None:
 
 def build_app(settings: Settings) -> web.Application:
     """The application for explicit settings (tests and the single-process worker)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[access_log_middleware, error_middleware], client_max_size=1024**2
+    )
     app[SETTINGS] = settings
     app[WORKER_ID] = f"{socket.gethostname()}:{os.getpid()}"
     app[METRICS] = Metrics(settings.metrics_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import signal
@@ -73,6 +74,7 @@ def worker(args: argparse.Namespace) -> int:
     from tpr_ws.app import build_app
     from tpr_ws.embedded import EmbeddedRedis
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
     settings = Settings.from_env()
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     embedded = None
@@ -86,6 +88,7 @@ def worker(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             shutdown_timeout=5,
+            access_log=None,  # the app logs requests itself, without query strings
             print=lambda s: print(s, flush=True),
             loop=asyncio.new_event_loop(),
         )

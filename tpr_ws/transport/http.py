@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tpr_ws.transport.keys import CONVERSATION, METRICS, REDIS, SETTINGS, STORAG
 from tpr_ws.transport.origin import check_origin
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("tpr_ws.access")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CHUNK = 256 * 1024
@@ -56,6 +58,23 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return _json({"error": {"code": "server_error", "message": "Something went wrong."}}, 500)
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """One line per request, by path only: `?token=` download links must not reach the logs."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        ms = (time.perf_counter() - started) * 1000
+        access_log.info("%s %s %s %.1fms", request.method, request.path, status, ms)
 
 
 def _session(request: web.Request) -> str:
