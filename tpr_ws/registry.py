@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from tpr_ws.errors import Fenced, LeaseLost
+from tpr_ws.errors import Fenced, LeaseLost, StorageUnavailable
 from tpr_ws.storage import Acquired, MessageRecord, Storage
 
 
@@ -111,7 +111,11 @@ class Registry:
         self._background: set[asyncio.Task[None]] = set()
 
     async def run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
-        """Run one turn of session ``sid`` for ``message_id`` (see module docstring)."""
+        """Run one turn of session ``sid`` for ``message_id`` (see module docstring).
+
+        Raises `Fenced` or `LeaseLost` (nothing changed, nothing to send) and
+        `StorageUnavailable` (Redis unreachable; resend the same message id).
+        """
         started = time.monotonic()
         outcome = "error"
         try:
@@ -127,6 +131,11 @@ class Registry:
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
+        except (RedisError, OSError) as exc:
+            # Whether a commit whose reply was lost happened is unknown here; the client's
+            # resend with the same message id gets the recorded answer if it did.
+            outcome = "storage_unavailable"
+            raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
         finally:
             if self.metrics is not None:
                 self.metrics.turn_finished(time.monotonic() - started, outcome)

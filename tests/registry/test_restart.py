@@ -6,22 +6,16 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import pytest
+import redis.asyncio as aioredis
+
 from tests.conftest import RedisFactory
 from tests.registry.conftest import ClientFactory
 from tests.registry.helpers import counter, make_registry
 from tpr_ws.actors.counter import count_of
 from tpr_ws.embedded import EmbeddedRedis
+from tpr_ws.errors import StorageUnavailable
 from tpr_ws.storage import connect
-
-# Keeps the server busy for ~300 ms, so a reply can be cancelled while it is awaited.
-SLOW_SCRIPT = """
-local t0 = redis.call('TIME')
-while true do
-  local t = redis.call('TIME')
-  if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 then break end
-end
-return 'slow'
-"""
 
 
 async def test_scripts_reload_after_script_flush(client_factory: ClientFactory) -> None:
@@ -58,12 +52,33 @@ async def test_restart_keeps_sessions_and_reloads_scripts(tmp_path: Path) -> Non
 
 async def test_cancelled_mid_reply_connection_is_not_reused(redis_factory: RedisFactory) -> None:
     client = redis_factory(max_connections=1)  # the next command must reuse the one slot
+    other = redis_factory()
     before = await client.client_id()
-    task = asyncio.create_task(client.eval(SLOW_SCRIPT, 0))
-    await asyncio.sleep(0.05)  # the script is running: its reply is pending on the socket
+    task = asyncio.create_task(client.blpop(["k"], timeout=30))
+    # Wait until the server shows our connection blocked: its reply is now pending.
+    while not any(  # noqa: ASYNC110 - observing the server, there is no event to wait on
+        c["id"] == str(before) and c["cmd"] == "blpop" for c in await other.client_list()
+    ):
+        await asyncio.sleep(0.01)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    # A reused connection would hand the script's late reply to the next command.
+    # Had the connection stayed open, this value would be the blocked BLPOP's late reply,
+    # and the next command on that connection would read it instead of its own.
+    await other.rpush("k", "late")
     assert await client.echo("fresh") == b"fresh"
     assert await client.client_id() != before
+    assert await other.llen("k") == 1  # the server dropped the cancelled BLPOP
+
+
+async def test_unreachable_redis_is_storage_unavailable(tmp_path: Path) -> None:
+    server = EmbeddedRedis(data_dir=tmp_path, appendonly=False).start()
+    client = aioredis.Redis.from_url(server.url)
+    try:
+        registry = await make_registry(client, 2000)
+        server.stop()
+        with pytest.raises(StorageUnavailable):
+            await registry.run("s", "m1", counter("m1"))
+    finally:
+        await client.aclose()
+        server.cleanup()
