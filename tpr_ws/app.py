@@ -19,6 +19,7 @@ from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry import Registry
 from tpr_ws.storage import Storage
+from tpr_ws.storage import connect as connect_storage
 from tpr_ws.transport.http import access_log_middleware, add_routes, error_middleware
 from tpr_ws.transport.keys import (
     CONVERSATION,
@@ -40,20 +41,25 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: start the server with `tpr-ws serve`")
-    redis = Redis.from_url(settings.redis_url, max_connections=512, health_check_interval=30)
-    await redis.ping()
-    storage = Storage(redis, prefix=settings.key_prefix, log_max_events=settings.log_max_events)
-    registry = Registry(
+    # A plain connection to the given node serves pub/sub (PUBLISH reaches every node of a
+    # cluster) and tells whether that node belongs to a cluster.
+    plain = Redis.from_url(settings.redis_url, health_check_interval=30)
+    cluster = bool((await plain.info("cluster")).get("cluster_enabled"))
+    client = connect_storage(settings.redis_url, cluster=cluster)
+    storage = Storage(client, prefix=settings.key_prefix, log_max_events=settings.log_max_events)
+    await storage.initialize()
+    log.info("storage: %s at %s", "Redis Cluster" if cluster else "Redis", settings.redis_url)
+    app[REDIS] = plain
+    app[STORAGE] = storage
+    app[REGISTRY] = Registry(
         storage,
         lease_ttl_ms=settings.lease_ttl_ms,
         holder_prefix=app[WORKER_ID],
         metrics=app[METRICS],
     )
-    app[REDIS] = redis
-    app[STORAGE] = storage
-    app[REGISTRY] = registry
     yield
-    await redis.aclose()
+    await client.aclose()
+    await plain.aclose()
 
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from tpr_ws.errors import ClientError, NotFound, ProtocolError, ServerError, TooLarge
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import CONVERSATION, METRICS, REDIS, SETTINGS, STORAGE
+from tpr_ws.transport.keys import CONVERSATION, METRICS, SETTINGS, STORAGE
 from tpr_ws.transport.origin import check_origin
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     try:
-        await request.app[REDIS].ping()
+        await request.app[STORAGE].redis.ping()
     except (RedisError, OSError) as exc:
         return _json({"status": "unavailable", "reason": type(exc).__name__}, status=503)
     return _json({"status": "ready"})
