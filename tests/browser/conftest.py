@@ -131,6 +131,8 @@ class Stack:
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
+        if os.environ.get("TPR_WS_REQUIRE_BROWSER"):  # CI installs it: a missing one is a failure
+            pytest.fail(f"TPR_WS_REQUIRE_BROWSER is set but there is no browser at {CHROMIUM}")
         pytest.skip(f"no browser at {CHROMIUM}")
     return CHROMIUM
 
