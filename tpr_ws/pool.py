@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
 import resource
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -13,13 +19,35 @@ from typing import Any, TypeVar
 from tpr_ws.errors import ServerError, UploadRejected
 
 T = TypeVar("T")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _limit_memory(limit_bytes: int) -> None:
-    """Pool initializer: a file that expands past the cap fails alone, not the host."""
+def _die_with_parent(parent: int) -> None:
+    """A pool process must not outlive its worker: a SIGKILLed worker cannot shut its pool
+    down, and the children hold both ends of their call queue, so they would wait forever."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watchdog below still works
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _init_process(parent: int, limit_bytes: int) -> None:
+    """Pool initializer: die with the worker; a file that expands past the memory cap fails
+    alone; import the parsing stack before the first upload needs it."""
+    _die_with_parent(parent)
     if limit_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
-    import tpr_ws.domain.pipeline  # noqa: F401  (import the parsing stack before the first upload)
+    import tpr_ws.domain.pipeline  # noqa: F401
 
 
 class ParsePool:
@@ -35,8 +63,8 @@ class ParsePool:
         executor = ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_memory,
-            initargs=(self._limit,),
+            initializer=_init_process,
+            initargs=(os.getpid(), self._limit),
         )
         executor.submit(int)  # start the processes now, not on the first upload
         return executor
