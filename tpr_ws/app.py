@@ -46,7 +46,12 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     plain = Redis.from_url(settings.redis_url, health_check_interval=30)
     cluster = bool((await plain.info("cluster")).get("cluster_enabled"))
     client = connect_storage(settings.redis_url, cluster=cluster)
-    storage = Storage(client, prefix=settings.key_prefix, log_max_events=settings.log_max_events)
+    storage = Storage(
+        client,
+        prefix=settings.key_prefix,
+        log_max_events=settings.log_max_events,
+        session_ttl_s=settings.session_ttl_s,
+    )
     await storage.initialize()
     log.info("storage: %s at %s", "Redis Cluster" if cluster else "Redis", settings.redis_url)
     app[REDIS] = plain

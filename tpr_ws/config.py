@@ -47,6 +47,7 @@ class Settings:
     key_prefix: str = "tpr"
     metrics_dir: str | None = None
     blob_ttl_s: int = 7 * 24 * 3600
+    session_ttl_s: int = 30 * 24 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +82,7 @@ class Settings:
             "key_prefix": env.get(_PREFIX + "KEY_PREFIX", base.key_prefix),
             "metrics_dir": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             "blob_ttl_s": _int(env, _PREFIX + "BLOB_TTL_S", base.blob_ttl_s),
+            "session_ttl_s": _int(env, _PREFIX + "SESSION_TTL_S", base.session_ttl_s),
         }
         settings = cls(**values)
         settings.validate()

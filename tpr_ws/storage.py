@@ -4,8 +4,9 @@ All keys of one session share the hash tag ``{<session id>}`` so each script tou
 and runs unchanged on Redis Cluster. Per session (prefix ``tpr``)::
 
     tpr:{sid}:lease        holder token, PX = lease TTL (absent = free)
-    tpr:{sid}:epoch        fencing token; INCR on every grant, never reset, never expires
+    tpr:{sid}:epoch        fencing token; INCR on every grant, never reset while the session lives
     tpr:{sid}:state        the checkpoint (opaque bytes)
+                           (state, epoch, log and seq expire together after an idle session TTL)
     tpr:{sid}:msg:<id>     committed message id -> {"first_seq","last_seq","result"}, EX 24 h
     tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
     tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
@@ -41,6 +42,7 @@ from tpr_ws.storage_scripts import (
 
 RedisClient = Redis | RedisCluster
 MESSAGE_RECORD_TTL_S = 24 * 3600
+SESSION_TTL_S = 30 * 24 * 3600  # an idle session (state, log, epoch) expires after this
 _KEY_CACHE_SIZE = 10_000
 
 
@@ -144,7 +146,12 @@ class Storage:
     """
 
     def __init__(
-        self, redis: RedisClient, *, prefix: str = "tpr", log_max_events: int = 2000
+        self,
+        redis: RedisClient,
+        *,
+        prefix: str = "tpr",
+        log_max_events: int = 2000,
+        session_ttl_s: int = SESSION_TTL_S,
     ) -> None:
         if isinstance(redis, RedisCluster):
             encoder = redis.get_encoder()
@@ -155,6 +162,7 @@ class Storage:
         self.redis = redis
         self.prefix = prefix
         self.log_max_events = log_max_events
+        self.session_ttl_s = session_ttl_s
         self._key_cache: dict[str, _Keys] = {}
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
         self._acquire = redis.register_script(ACQUIRE)
@@ -272,6 +280,7 @@ class Storage:
                 self.log_max_events,
                 k.channel,
                 ttl_ms,
+                self.session_ttl_s,
                 *_event_bodies(events),
             ],
         )
@@ -315,7 +324,7 @@ class Storage:
         k = self._keys(sid)
         reply = await self._append(
             keys=[k.log, k.seq],
-            args=[self.log_max_events, k.channel, *_event_bodies(events)],
+            args=[self.log_max_events, k.channel, self.session_ttl_s, *_event_bodies(events)],
         )
         first = _int(reply[0])
         return [

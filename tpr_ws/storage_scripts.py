@@ -30,11 +30,12 @@ end
 """
 
 # append: give ARGV[first_arg..] (orjson objects without "seq") the next sequence numbers,
-# XADD each as '<seq>-0' (so XRANGE by seq works), trim, and PUBLISH the batch.
+# XADD each as '<seq>-0' (so XRANGE by seq works), trim, PUBLISH the batch, and keep the log
+# for `session_ttl` seconds after its last event (an idle session expires as a whole).
 # '"seq":N,' is spliced after the opening brace instead of cjson re-encoding, which would
 # turn [] into {} and round floats.
 _APPEND = """
-local function append(log, seq, maxlen, channel, first_arg)
+local function append(log, seq, maxlen, channel, session_ttl, first_arg)
   local n = tonumber(redis.call('GET', seq) or '0')
   local first = n + 1
   local out = {}
@@ -53,7 +54,8 @@ local function append(log, seq, maxlen, channel, first_arg)
   if #out == 0 then
     return {n, n}
   end
-  redis.call('SET', seq, n)
+  redis.call('SET', seq, n, 'EX', session_ttl)
+  redis.call('EXPIRE', log, session_ttl)
   redis.call('PUBLISH', channel, '[' .. table.concat(out, ',') .. ']')
   return {first, n}
 end
@@ -138,7 +140,8 @@ return 0
 # KEYS[6] log stream  KEYS[7] seq counter
 # ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
 # ARGV[5] record TTL s  ARGV[6] log MAXLEN  ARGV[7] events channel
-# ARGV[8] lease TTL ms (for a hand-over)  ARGV[9..] events (JSON objects, no "seq")
+# ARGV[8] lease TTL ms (for a hand-over)  ARGV[9] session TTL s
+# ARGV[10..] events (JSON objects, no "seq")
 # Returns {'ok', record} | {'dup', record} | {'fenced'}
 COMMIT = (
     _HAND_OVER
@@ -157,9 +160,11 @@ end
 if redis.call('GET', KEYS[1]) ~= token or redis.call('GET', KEYS[2]) ~= ARGV[2] then
   return {'fenced'}
 end
-redis.call('SET', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[9])
+-- The epoch outlives nothing it fences: a lease lasts seconds, an idle session ARGV[9].
+redis.call('EXPIRE', KEYS[2], ARGV[9])
 -- With no events, first_seq = last_seq = the session's current seq.
-local seqs = append(KEYS[6], KEYS[7], ARGV[6], ARGV[7], 9)
+local seqs = append(KEYS[6], KEYS[7], ARGV[6], ARGV[7], ARGV[9], 10)
 rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
 redis.call('SET', KEYS[4], rec, 'EX', ARGV[5])
 redis.call('DEL', KEYS[1])
@@ -188,12 +193,13 @@ return 0
 
 # Append events outside a turn (no lease).
 # KEYS[1] log stream  KEYS[2] seq counter
-# ARGV[1] log MAXLEN  ARGV[2] events channel  ARGV[3..] events (JSON objects, no "seq")
+# ARGV[1] log MAXLEN  ARGV[2] events channel  ARGV[3] session TTL s
+# ARGV[4..] events (JSON objects, no "seq")
 # Returns {first seq, last seq}.
 APPEND = (
     _APPEND
     + """
-return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 3)
+return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], 4)
 """
 )
 
