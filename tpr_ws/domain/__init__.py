@@ -1,1 +1,1 @@
-"""Domain: NMEP workbook ingestion, the TPR calculation and its outputs (pandas, bytes in and out)."""
+"""Domain: NMEP workbook ingestion, the TPR calculation and its outputs (pandas; bytes in/out)."""
