@@ -164,7 +164,7 @@ def test_worker_shutting_down_sends_the_page_elsewhere_at_once(new_page: Any, st
     choose(page, "Kano")
     wait_stage(page, "select_facility_level")
     expect_no_pending(page)
-    assert [t for r, t in bubbles(page) if r == "user"] == ["sample", "Kano"]
+    assert [t for r, t in bubbles(page) if r == "user"] == ["Use the sample data", "Kano"]
     assert_clean_log(page)
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 
@@ -195,7 +195,7 @@ def test_stalled_worker_is_detected_and_the_message_delivered_once(
     page.wait_for_timeout(1500)
     after = bubbles(page)
     assert after[: len(before)] == before
-    assert [t for r, t in after if r == "user"] == ["sample", "Adamawa"]
+    assert [t for r, t in after if r == "user"] == ["Use the sample data", "Adamawa"]
     assert_clean_log(page)
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 
@@ -213,7 +213,7 @@ def test_offline_then_online_delivers_the_message_typed_offline(new_page: Any, s
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
     wait_stage(page, "select_facility_level")
     expect_no_pending(page)
-    assert [t for r, t in bubbles(page) if r == "user"] == ["sample", "Kano"]
+    assert [t for r, t in bubbles(page) if r == "user"] == ["Use the sample data", "Kano"]
     assert_clean_log(page)
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
 
