@@ -33,7 +33,14 @@ sys.path.insert(0, str(REPO))
 
 from tpr_ws.embedded import EmbeddedRedis, free_port
 
-SCRIPT = ["sample", "1", "all", "under 5", "pregnant women", "primary", "status"]
+# Users vary their choices (state, level, age group), so the workers compute several results.
+STATES, LEVELS, AGES = ("1", "2"), ("all", "primary"), ("under 5", "5 and over", "all ages")
+
+
+def script_for(user: int) -> list[str]:
+    state, level = STATES[user % 2], LEVELS[(user // 2) % 2]
+    age = AGES[(user // 4) % 3]
+    return ["sample", state, level, age, "pregnant women", "all levels", "status"]
 
 
 def _commands(client: redis.Redis) -> tuple[int, int]:
@@ -49,7 +56,9 @@ def _commands(client: redis.Redis) -> tuple[int, int]:
     return total, scripts
 
 
-async def _user(http: aiohttp.ClientSession, base: str, latencies: list[float]) -> int:
+async def _user(
+    http: aiohttp.ClientSession, base: str, latencies: list[float], user: int = 0
+) -> int:
     async with http.post(base + "/api/sessions") as r:
         body = await r.json()
     sid, token = body["session_id"], body["token"]
@@ -58,7 +67,7 @@ async def _user(http: aiohttp.ClientSession, base: str, latencies: list[float]) 
     await ws.send_str(
         orjson.dumps({"type": "hello", "session_id": sid, "token": token, "last_seq": 0}).decode()
     )
-    for text in SCRIPT:
+    for text in script_for(user):
         mid = uuid.uuid4().hex
         started = time.perf_counter()
         await ws.send_str(orjson.dumps({"type": "say", "id": mid, "text": text}).decode())
@@ -92,7 +101,7 @@ async def _load(base: str, users: int) -> tuple[int, float, list[float]]:
         # warm-up: the first sample upload parses in the pool; later ones hit the blob cache
         await _user(http, base, [])
         started = time.perf_counter()
-        counts = await asyncio.gather(*(_user(http, base, latencies) for _ in range(users)))
+        counts = await asyncio.gather(*(_user(http, base, latencies, i) for i in range(users)))
         elapsed = time.perf_counter() - started
     return sum(counts), elapsed, latencies
 
@@ -150,7 +159,10 @@ def main() -> None:
     ):
         rows = [run_case(server.url, int(n), args.users) for n in args.workers.split(",")]
     base = rows[0]["turns_s"]
-    print(f"\n{args.users} users x {len(SCRIPT)} turns each (the conversation, not echo)")
+    print(
+        f"\n{args.users} users x 7 turns each (the conversation, not echo): sample data, a "
+        "state, a level, an age group, two changed choices, status"
+    )
     print(
         f"{'workers':>7} {'turns':>6} {'turns/s':>8} {'vs 1':>5} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'scripts/turn':>12} {'cmds/turn*':>10}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ from tpr_ws.pool import ParsePool
 from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
 
 START_MESSAGE_ID = "session-start"
+RESULT_CACHE_SIZE = 32
 
 
 def _clean(value: Any) -> Any:
@@ -145,6 +147,8 @@ class Conversation:
         self._datasets = datasets
         self._pool = parse_pool
         self._max_upload_bytes = max_upload_bytes
+        self._sample: FileUploaded | None = None
+        self._results: OrderedDict[tuple[str, str, str, str], TprResult] = OrderedDict()
 
     async def start(self, sid: str) -> TurnResult:
         return await self._run(sid, START_MESSAGE_ID, SessionStarted(), user_text=None)
@@ -224,10 +228,21 @@ class Conversation:
         return processed
 
     async def _compute(self, blob_key: str, state: str, level: str, age: str) -> TprResult:
+        """TPR for one choice; a result is a pure function of its inputs, so the worker keeps
+        the last few (a download right after the results is then free)."""
+        key = (blob_key, state, level, age)
+        cached = self._results.get(key)
+        if cached is not None:
+            self._results.move_to_end(key)
+            return cached
         frame = await self._datasets.frame(blob_key)
-        return await asyncio.to_thread(
+        result = await asyncio.to_thread(
             compute_tpr, frame, state, FacilityLevel(level), AgeGroup(age)
         )
+        self._results[key] = result
+        while len(self._results) > RESULT_CACHE_SIZE:
+            self._results.popitem(last=False)
+        return result
 
     async def _run(
         self, sid: str, message_id: str, event: Event, *, user_text: str | None
@@ -265,12 +280,21 @@ class Conversation:
             )
             return computed, ward_rows(result)
         if isinstance(effect, LoadSample):
+            return await self._sample_uploaded()
+        return None
+
+    async def _sample_uploaded(self) -> FileUploaded:
+        """The sample file as an upload. It is deterministic, so each worker generates and
+        parses it once; later sessions reuse its blob while Redis still holds it."""
+        known = self._sample
+        if known is None or await self._datasets.meta(known.blob_key) is None:
             sample = await asyncio.to_thread(sample_upload)
             processed = await self._process(sample.data, sample.file_name)
-            return FileUploaded(
+            known = FileUploaded(
                 blob_key=processed.key, file_name=sample.file_name, overview=processed.overview
             )
-        return None
+            self._sample = known
+        return known
 
 
 async def _tick(progress: Any, size: int) -> None:
