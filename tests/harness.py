@@ -42,6 +42,13 @@ class WorkerProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> WorkerProcess:
+        """Launch and wait until it answers /readyz."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> WorkerProcess:
+        """Launch without waiting (start several, then wait for each)."""
         env = {
             **os.environ,
             "REDIS_URL": self.redis_url,
@@ -52,22 +59,10 @@ class WorkerProcess:
         }
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tpr_ws",
-                    "worker",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        self.wait_ready()
+                [sys.executable, "-m", "tpr_ws", "worker", "--host", "127.0.0.1",
+                 "--port", str(self.port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            )  # fmt: skip
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:

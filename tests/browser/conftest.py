@@ -11,10 +11,6 @@ import contextlib
 import os
 import secrets
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.browser.proxy import RoundRobinProxy
-from tpr_ws.embedded import EmbeddedRedis, free_port
+from tests.harness import WorkerProcess
+from tpr_ws.embedded import EmbeddedRedis
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,52 +33,6 @@ WORKERS = 3
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Worker:
-    """`python -m tpr_ws worker` on a loopback port, in its own process group (so its parse
-    pool goes with it), its output in a log file."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.port = free_port()
-        self.log_path = log_dir / f"worker-{self.port}.log"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tpr_ws", "worker",
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                start_new_session=True,
-            )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(self.url + "/readyz", timeout=1) as r,
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the worker (SIGKILL: a crash); its process group is cleaned up too."""
-        if self.alive:
-            self.proc.send_signal(sig)
-        self.proc.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-
 @dataclass
 class Stack:
     """The running product: a proxy URL and the workers behind it."""
@@ -90,7 +41,7 @@ class Stack:
     redis_url: str
     secret: str
     log_dir: Path
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -98,9 +49,7 @@ class Stack:
 
     def _env(self) -> dict[str, str]:
         return {
-            "REDIS_URL": self.redis_url, "TPR_WS_SECRET": self.secret,
-            "TPR_WS_LEASE_TTL_MS": "3000",
-            "TPR_WS_ALLOWED_ORIGINS": self.proxy.url, "PYTHONUNBUFFERED": "1",
+            "TPR_WS_ALLOWED_ORIGINS": self.proxy.url,
             # A tight rate limit (2 messages/s, bursts of 10) so a typing burst meets it.
             "TPR_WS_RATE_LIMIT_MESSAGES": "10", "TPR_WS_RATE_LIMIT_WINDOW_S": "5",
         }  # fmt: skip
@@ -108,13 +57,16 @@ class Stack:
     def start_workers(self) -> None:
         """Start workers until WORKERS are alive (replacing any a test killed)."""
         self.workers = [w for w in self.workers if w.alive]
-        fresh = [Worker(self._env(), self.log_dir) for _ in range(WORKERS - len(self.workers))]
+        fresh = [
+            WorkerProcess(self.redis_url, self.secret, self.log_dir, **self._env()).launch()
+            for _ in range(WORKERS - len(self.workers))
+        ]
         for w in fresh:
             w.wait_ready()
         self.workers += fresh
         self.proxy.set_backends([("127.0.0.1", w.port) for w in self.workers])
 
-    def worker_by_id(self, worker_id: str) -> Worker:
+    def worker_by_id(self, worker_id: str) -> WorkerProcess:
         """The process behind a welcome frame's `worker` ("<host>:<pid>")."""
         pid = int(worker_id.rsplit(":", 1)[-1])
         for w in self.workers:
