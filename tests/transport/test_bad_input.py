@@ -203,3 +203,55 @@ async def test_a_clicked_choice_shows_its_label_and_is_matched_by_value(chat) ->
     (user,) = [e for e in c.events if e["role"] == "user" and e["reply_to"] == "m-sample"]
     assert user["text"] == "Use the sample data"
     assert c.last_bot()["stage"] == "select_state"
+
+
+async def test_rate_limit_refuses_the_excess_by_id_and_keeps_the_rest(worker_factory, http) -> None:
+    (w,) = worker_factory(1, TPR_WS_RATE_LIMIT_MESSAGES="5", TPR_WS_RATE_LIMIT_WINDOW_S="60")
+    c = ChatClient(http)
+    await c.create_session(w.url)
+    await c.connect(w.url)
+    answers = [await c.say("help", mid=f"burst-{i}") for i in range(8)]
+    kinds = [a["type"] for a in answers]
+    assert kinds[:5] == ["ack"] * 5
+    assert all(a["type"] == "error" and a["code"] == "rate_limited" for a in answers[5:])
+    assert [a["id"] for a in answers[5:]] == ["burst-5", "burst-6", "burst-7"]
+
+
+async def test_health_readiness_and_metrics(worker_factory, client_factory, http) -> None:
+    (w,) = worker_factory(1)
+    c = client_factory()
+    await c.create_session(w.url)
+    await c.connect(w.url)
+    await c.say("help")
+    async with http.get(w.url + "/healthz") as r:
+        assert r.status == 200
+    async with http.get(w.url + "/readyz") as r:
+        assert r.status == 200 and (await r.json())["status"] == "ready"
+    async with http.get(w.url + "/metrics") as r:
+        text = await r.text()
+    names = ("tpr_ws_turns_total", "tpr_ws_turn_seconds", "tpr_ws_lease_wait_seconds",
+             "tpr_ws_fenced_commits_total", "tpr_ws_sockets", "tpr_ws_replays_total")  # fmt: skip
+    for name in names:
+        assert name in text, name
+    assert 'tpr_ws_turns_total{outcome="committed"}' in text
+
+
+async def test_readyz_reports_redis_down_while_healthz_stays_up(tmp_path, http) -> None:
+    import secrets
+
+    from tests.harness import WorkerProcess
+    from tpr_ws.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(data_dir=tmp_path / "redis", appendonly=False) as server:
+        w = WorkerProcess(server.url, secrets.token_urlsafe(24), tmp_path).start()
+        try:
+            server.stop()
+            async with http.get(w.url + "/readyz") as r:
+                assert r.status == 503
+            async with http.get(w.url + "/healthz") as r:
+                assert r.status == 200
+            async with http.post(w.url + "/api/sessions") as r:
+                assert r.status == 503
+                assert (await r.json())["error"]["code"] == "server_error"
+        finally:
+            w.kill()
