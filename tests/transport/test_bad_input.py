@@ -255,3 +255,11 @@ async def test_readyz_reports_redis_down_while_healthz_stays_up(tmp_path, http) 
                 assert (await r.json())["error"]["code"] == "server_error"
         finally:
             w.kill()
+
+
+async def test_ui_files_are_revalidated_on_every_load(worker_factory, http) -> None:
+    (w,) = worker_factory(1)
+    for path in ("/", "/static/app.js", "/static/app.css"):
+        async with http.get(w.url + path) as r:
+            assert r.status == 200
+            assert r.headers["Cache-Control"] == "no-cache", path

@@ -68,6 +68,10 @@ async def access_log_middleware(request: web.Request, handler: Any) -> web.Strea
     try:
         response: web.StreamResponse = await handler(request)
         status = response.status
+        if request.path.startswith("/static/") and not response.prepared:
+            # Revalidate (ETag / Last-Modified) on every load, so a page never mixes modules
+            # of two releases after a deploy.
+            response.headers["Cache-Control"] = "no-cache"
         return response
     except web.HTTPException as exc:
         status = exc.status
