@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -141,7 +141,7 @@ class Registry:
                 self.metrics.turn_finished(time.monotonic() - started, outcome)
 
     async def _run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
-        token = f"{self.holder_prefix}{uuid.uuid4().hex}"
+        token = f"{self.holder_prefix}{secrets.token_hex(16)}"
         acquired = await self._acquire(sid, message_id, token)
         if acquired.record is not None:
             return _answer(message_id, acquired.record, duplicate=True, events=[])

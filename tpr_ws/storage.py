@@ -20,15 +20,18 @@ and runs unchanged on Redis Cluster. Per session (prefix ``tpr``)::
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.connection import HiredisRespSerializer
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 from tpr_ws.errors import ConfigError
 from tpr_ws.storage_scripts import (
@@ -38,6 +41,7 @@ from tpr_ws.storage_scripts import (
     READ_LOG,
     RELEASE,
     RENEW,
+    configure,
 )
 
 RedisClient = Redis | RedisCluster
@@ -91,15 +95,45 @@ class Committed:
 
 @dataclass(frozen=True)
 class _Keys:
-    lease: str
-    epoch: str
-    state: str
-    waiters: str
-    arrivals: str
-    log: str
-    seq: str
+    lease: bytes
+    epoch: bytes
+    state: bytes
+    waiters: bytes
+    arrivals: bytes
+    log: bytes
+    seq: bytes
     channel: str
-    msg_prefix: str
+    msg_prefix: bytes
+
+
+class PackedConnection(Connection):
+    """An asyncio connection that packs commands with hiredis (in C), as redis-py's blocking
+    client does; its asyncio client packs in Python, which costs more than a turn's Lua."""
+
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        return self._serializer.pack(*args)  # type: ignore[no-any-return]
+
+
+class _Script:
+    """A Lua script run by EVALSHA, loaded again after NOSCRIPT (a restarted server).
+
+    What redis-py's Script objects do, without their per-call argument copying and imports:
+    every turn runs two of these.
+    """
+
+    def __init__(self, redis: RedisClient, text: str) -> None:
+        self._redis = redis
+        self._text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+    async def __call__(self, keys: list[bytes], args: list[Any]) -> Any:
+        try:
+            return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.sha = await self._redis.script_load(self._text)
+            return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
 
 
 def connect(url: str, *, cluster: bool = False) -> RedisClient:
@@ -110,9 +144,13 @@ def connect(url: str, *, cluster: bool = False) -> RedisClient:
     """
     retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=5)
     if cluster:
-        return RedisCluster.from_url(url, retry=retry)
+        return RedisCluster.from_url(url, retry=retry, connection_class=PackedConnection)
     return Redis.from_url(
-        url, retry=retry, retry_on_error=[ConnectionError, TimeoutError], health_check_interval=30
+        url,
+        retry=retry,
+        retry_on_error=[ConnectionError, TimeoutError],
+        health_check_interval=30,
+        connection_class=PackedConnection,
     )
 
 
@@ -165,12 +203,17 @@ class Storage:
         self.session_ttl_s = session_ttl_s
         self._key_cache: dict[str, _Keys] = {}
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
-        self._acquire = redis.register_script(ACQUIRE)
-        self._renew = redis.register_script(RENEW)
-        self._commit = redis.register_script(COMMIT)
-        self._release = redis.register_script(RELEASE)
-        self._append = redis.register_script(APPEND)
-        self._read_log = redis.register_script(READ_LOG)
+        self._acquire = _Script(redis, ACQUIRE)
+        self._renew = _Script(redis, RENEW)
+        constants = {
+            "record_ttl_s": MESSAGE_RECORD_TTL_S,
+            "log_maxlen": log_max_events,
+            "session_ttl_s": session_ttl_s,
+        }
+        self._commit = _Script(redis, configure(COMMIT, **constants))
+        self._release = _Script(redis, RELEASE)
+        self._append = _Script(redis, configure(APPEND, **constants))
+        self._read_log = _Script(redis, READ_LOG)
 
     async def initialize(self) -> None:
         """Connect once before concurrent use (a cluster client loads its slot map here:
@@ -193,16 +236,17 @@ class Storage:
         if not sid or "{" in sid or "}" in sid:
             raise ValueError(f"invalid session id {sid!r}")
         base = f"{self.prefix}:{{{sid}}}:"
+        # Encoded once: the client would otherwise encode every key on every call.
         return _Keys(
-            lease=base + "lease",
-            epoch=base + "epoch",
-            state=base + "state",
-            waiters=base + "waiters",
-            arrivals=base + "arrivals",
-            log=base + "log",
-            seq=base + "seq",
+            lease=(base + "lease").encode(),
+            epoch=(base + "epoch").encode(),
+            state=(base + "state").encode(),
+            waiters=(base + "waiters").encode(),
+            arrivals=(base + "arrivals").encode(),
+            log=(base + "log").encode(),
+            seq=(base + "seq").encode(),
             channel=base + "events",
-            msg_prefix=base + "msg:",
+            msg_prefix=(base + "msg:").encode(),
         )
 
     def events_channel(self, sid: str) -> str:
@@ -217,7 +261,14 @@ class Storage:
         """One round trip: duplicate answer, or the lease plus the state, or a queue place."""
         k = self._keys(sid)
         reply = await self._acquire(
-            keys=[k.lease, k.epoch, k.state, k.msg_prefix + message_id, k.waiters, k.arrivals],
+            keys=[
+                k.lease,
+                k.epoch,
+                k.state,
+                k.msg_prefix + message_id.encode(),
+                k.waiters,
+                k.arrivals,
+            ],
             args=[token, ttl_ms, "1" if first else "0"],
         )
         kind = bytes(reply[0])
@@ -233,7 +284,7 @@ class Storage:
         """Block until a release hands this waiter the lease (granted, with the state it
         needs, so no second round trip) or until the timeout (None)."""
         k = self._keys(sid)
-        reply = await self.redis.blpop([f"{k.waiters}:{token}"], timeout=timeout_s)
+        reply = await self.redis.blpop([k.waiters + b":" + token.encode()], timeout=timeout_s)
         if reply is None:
             return None
         payload = reply[1]
@@ -266,7 +317,7 @@ class Storage:
                 k.lease,
                 k.epoch,
                 k.state,
-                k.msg_prefix + message_id,
+                k.msg_prefix + message_id.encode(),
                 k.waiters,
                 k.log,
                 k.seq,
@@ -276,11 +327,7 @@ class Storage:
                 epoch,
                 state,
                 orjson.dumps(result),
-                MESSAGE_RECORD_TTL_S,
-                self.log_max_events,
-                k.channel,
                 ttl_ms,
-                self.session_ttl_s,
                 *_event_bodies(events),
             ],
         )
@@ -324,7 +371,7 @@ class Storage:
         k = self._keys(sid)
         reply = await self._append(
             keys=[k.log, k.seq],
-            args=[self.log_max_events, k.channel, self.session_ttl_s, *_event_bodies(events)],
+            args=_event_bodies(events),
         )
         first = _int(reply[0])
         return [

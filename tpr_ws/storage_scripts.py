@@ -35,7 +35,10 @@ end
 # '"seq":N,' is spliced after the opening brace instead of cjson re-encoding, which would
 # turn [] into {} and round floats.
 _APPEND = """
-local function append(log, seq, maxlen, channel, session_ttl, first_arg)
+local function append(log, seq, first_arg)
+  local maxlen, session_ttl = __LOG_MAXLEN__, __SESSION_TTL__
+  -- the session's channel is named like its seq key: '<prefix>:{sid}:seq' -> ':events'
+  local channel = string.sub(seq, 1, -4) .. 'events'
   local n = tonumber(redis.call('GET', seq) or '0')
   local first = n + 1
   local out = {}
@@ -139,9 +142,9 @@ return 0
 # KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message id record  KEYS[5] waiters
 # KEYS[6] log stream  KEYS[7] seq counter
 # ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
-# ARGV[5] record TTL s  ARGV[6] log MAXLEN  ARGV[7] events channel
-# ARGV[8] lease TTL ms (for a hand-over)  ARGV[9] session TTL s
-# ARGV[10..] events (JSON objects, no "seq")
+# ARGV[5] lease TTL ms (for a hand-over)  ARGV[6..] events (JSON objects, no "seq")
+# The record TTL, log MAXLEN and session TTL are the Storage's configuration, written into
+# the script text (see `configure`), so they are not sent with every commit.
 # Returns {'ok', record} | {'dup', record} | {'fenced'}
 COMMIT = (
     _HAND_OVER
@@ -153,22 +156,22 @@ if rec then
   -- Already committed (a resent id, or our own commit retried after a dropped reply).
   if redis.call('GET', KEYS[1]) == token then
     redis.call('DEL', KEYS[1])
-    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], redis.call('GET', KEYS[3]))
+    hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[5], redis.call('GET', KEYS[3]))
   end
   return {'dup', rec}
 end
 if redis.call('GET', KEYS[1]) ~= token or redis.call('GET', KEYS[2]) ~= ARGV[2] then
   return {'fenced'}
 end
-redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[9])
--- The epoch outlives nothing it fences: a lease lasts seconds, an idle session ARGV[9].
-redis.call('EXPIRE', KEYS[2], ARGV[9])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', __SESSION_TTL__)
+-- The epoch outlives nothing it fences: a lease lasts seconds, an idle session days.
+redis.call('EXPIRE', KEYS[2], __SESSION_TTL__)
 -- With no events, first_seq = last_seq = the session's current seq.
-local seqs = append(KEYS[6], KEYS[7], ARGV[6], ARGV[7], ARGV[9], 10)
+local seqs = append(KEYS[6], KEYS[7], 6)
 rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
-redis.call('SET', KEYS[4], rec, 'EX', ARGV[5])
+redis.call('SET', KEYS[4], rec, 'EX', __RECORD_TTL__)
 redis.call('DEL', KEYS[1])
-hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[8], ARGV[3])
+hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[5], ARGV[3])
 return {'ok', rec}
 """
 )
@@ -193,13 +196,12 @@ return 0
 
 # Append events outside a turn (no lease).
 # KEYS[1] log stream  KEYS[2] seq counter
-# ARGV[1] log MAXLEN  ARGV[2] events channel  ARGV[3] session TTL s
-# ARGV[4..] events (JSON objects, no "seq")
+# ARGV[1..] events (JSON objects, no "seq")
 # Returns {first seq, last seq}.
 APPEND = (
     _APPEND
     + """
-return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], 4)
+return append(KEYS[1], KEYS[2], 1)
 """
 )
 
@@ -211,3 +213,14 @@ READ_LOG = """
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 return {last, redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}
 """
+
+
+def configure(script: str, *, record_ttl_s: int, log_maxlen: int, session_ttl_s: int) -> str:
+    """A script with the Storage's constants written in (fewer arguments on every call)."""
+    for name, value in (
+        ("__RECORD_TTL__", record_ttl_s),
+        ("__LOG_MAXLEN__", log_maxlen),
+        ("__SESSION_TTL__", session_ttl_s),
+    ):
+        script = script.replace(name, str(int(value)))
+    return script

@@ -91,6 +91,9 @@ async def test_long_turn_keeps_its_lease_by_renewing(client_factory: ClientFacto
         lease.check()
         return await count_turn(state, lease)
 
+    # Scripts loaded and a connection open first, so m1's acquire reaches Redis before the
+    # rival's (on a cold client both would race through NOSCRIPT and connection set-up).
+    await registry.run("warm-up", "w", counter("w"))
     rival = asyncio.create_task(registry.run("s", "m2", counter("m2")))
     result = await registry.run("s", "m1", slow)
     await rival
