@@ -173,6 +173,7 @@ def main() -> None:
             f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['scripts_per_turn']:>12.2f} "
             f"{r['cmds_per_turn']:>10.2f}"
         )
+    print("Every user loads the sample data, so equal choices share each worker's result cache.")
     print(
         "* every Redis command, including those run inside the Lua scripts, and the per-user "
         "session creation, hello/replay and fan-out subscription, divided by turns"
