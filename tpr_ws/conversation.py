@@ -10,6 +10,7 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,30 +162,30 @@ class Conversation:
         shown_text = shown.strip() if shown and shown.strip() else text
         return await self._run(sid, message_id, MessageReceived(text=text), user_text=shown_text)
 
-    async def upload(
-        self, sid: str, upload_id: str, data: bytes, file_name: str, *, progress: Any = None
-    ) -> TurnResult:
-        """Parse (in the process pool) and feed the result to the session's actor."""
+    async def upload(self, sid: str, upload_id: str, data: bytes, file_name: str) -> TurnResult:
+        """Parse (in the process pool) and feed the result to the session's actor, telling the
+        session's sockets how far it got on the way."""
         message_id = f"upload:{upload_id}"
         size_mb = len(data) / 1_048_576
         label = f"Uploaded **{outputs.md_escape(file_name)}** ({size_mb:.1f} MB)"
-        ticker = None
-        if progress is not None:
-            ticker = asyncio.create_task(_tick(progress, len(data)), name="upload-progress")
+
+        async def progress(phase: str, message: str, fraction: float | None) -> None:
+            event = progress_event(upload_id, phase, message, fraction)
+            await self._registry.storage.append_events(sid, [event])
+
+        await progress("received", f"Received {file_name} ({size_mb:.1f} MB); reading it…", 0.3)
+        ticker = asyncio.create_task(_tick(progress, len(data)), name="upload-progress")
         try:
             processed = await self._process(data, file_name)
         except UploadRejected as exc:
             # The chat says what is wrong too; the caller then answers the upload with the error.
-            if progress is not None:
-                await progress("failed", "The file could not be used.", None)
+            await progress("failed", "The file could not be used.", None)
             event: Event = UploadFailed(file_name=file_name, problems=exc.problems)
             await self._run(sid, message_id, event, user_text=label)
             raise
         finally:
-            if ticker is not None:
-                ticker.cancel()
-        if progress is not None:
-            await progress("summarising", "File read; summarising…", 0.9)
+            ticker.cancel()
+        await progress("summarising", "File read; summarising…", 0.9)
         event = FileUploaded(
             blob_key=processed.key, file_name=file_name, overview=processed.overview
         )
@@ -297,7 +298,10 @@ class Conversation:
         return known
 
 
-async def _tick(progress: Any, size: int) -> None:
+Progress = Callable[[str, str, float | None], Awaitable[None]]
+
+
+async def _tick(progress: Progress, size: int) -> None:
     """Progress while the pool parses: elapsed time and an estimate that approaches 90%."""
     expected = 2.0 + size / 1_500_000  # seconds; about 20 s for a 30 MB national workbook
     started = time.monotonic()

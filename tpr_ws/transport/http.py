@@ -130,17 +130,7 @@ async def upload(request: web.Request) -> web.Response:
         raise ProtocolError("Idempotency-Key must be 1-128 URL-safe characters.", code="bad_key")
     upload_id = key
     file_name, data = await _read_upload(request, request.app[SETTINGS].max_upload_bytes)
-
-    async def progress(phase: str, message: str, fraction: float | None) -> None:
-        from tpr_ws.conversation import progress_event
-
-        await storage.append_events(sid, [progress_event(upload_id, phase, message, fraction)])
-
-    size_mb = len(data) / 1_048_576
-    await progress("received", f"Received {file_name} ({size_mb:.1f} MB); reading it…", 0.3)
-    result = await request.app[CONVERSATION].upload(
-        sid, upload_id, data, file_name, progress=progress
-    )
+    result = await request.app[CONVERSATION].upload(sid, upload_id, data, file_name)
     request.app[METRICS].uploads.labels("duplicate" if result.duplicate else "done").inc()
     return _json({"upload_id": upload_id, "seq": result.first_seq}, status=202)
 
