@@ -84,3 +84,8 @@ def record_conn_states(page: Any) -> None:
 
 def conn_states(page: Any) -> list[str]:
     return list(page.evaluate("window.__connStates"))
+
+
+def assert_no_page_errors(probe: Any) -> None:
+    """No script errors on the page (a refused connection to a killed worker is expected)."""
+    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.pages import (
     assert_clean_log,
+    assert_no_page_errors,
     bubbles,
     choose,
     conn_states,
@@ -148,7 +149,7 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     wait_stage(page, "results")
     expect_no_pending(page)
     assert_clean_log(page)
-    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+    assert_no_page_errors(probe)
 
 
 def test_worker_shutting_down_sends_the_page_elsewhere_at_once(new_page: Any, stack: Any) -> None:
@@ -166,7 +167,7 @@ def test_worker_shutting_down_sends_the_page_elsewhere_at_once(new_page: Any, st
     expect_no_pending(page)
     assert [t for r, t in bubbles(page) if r == "user"] == ["Use the sample data", "Kano"]
     assert_clean_log(page)
-    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+    assert_no_page_errors(probe)
 
 
 def test_stalled_worker_is_detected_and_the_message_delivered_once(
@@ -197,7 +198,7 @@ def test_stalled_worker_is_detected_and_the_message_delivered_once(
     assert after[: len(before)] == before
     assert [t for r, t in after if r == "user"] == ["Use the sample data", "Adamawa"]
     assert_clean_log(page)
-    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+    assert_no_page_errors(probe)
 
 
 def test_offline_then_online_delivers_the_message_typed_offline(new_page: Any, stack: Any) -> None:
@@ -215,7 +216,7 @@ def test_offline_then_online_delivers_the_message_typed_offline(new_page: Any, s
     expect_no_pending(page)
     assert [t for r, t in bubbles(page) if r == "user"] == ["Use the sample data", "Kano"]
     assert_clean_log(page)
-    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+    assert_no_page_errors(probe)
 
 
 def test_two_pages_on_one_session_stay_in_sync(

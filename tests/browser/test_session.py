@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import bubbles, open_app, wait_stage, wait_synced
+from tests.browser.pages import assert_no_page_errors, bubbles, open_app, wait_stage, wait_synced
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 STORE_KEY = "tpr_ws.session.v1"
@@ -32,4 +32,4 @@ def test_bad_token_starts_a_new_session_and_says_so(
     assert new["session_id"] != old["session_id"]
     assert [r for r, _ in bubbles(page)] == ["bot"]
     screenshot(page, "12_session_replaced")
-    assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+    assert_no_page_errors(probe)
