@@ -30,8 +30,8 @@ import pandas as pd
 from tpr_ws.domain import schema
 from tpr_ws.domain.blob import decode_dataset, encode_dataset
 from tpr_ws.domain.overview import describe_dataset
-from tpr_ws.domain.sample import PRESETS, Preset, generate, preset_for_rows
-from tpr_ws.domain.sample_layout import SHEET_NAMES
+from tpr_ws.domain.sample.generator import PRESETS, Preset, generate, preset_for_rows
+from tpr_ws.domain.sample.layout import SHEET_NAMES
 from tpr_ws.domain.tpr import compute_tpr
 from tpr_ws.domain.workbook import parse_workbook
 

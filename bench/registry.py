@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis.asyncio as aioredis
 
-from tpr_ws.actors.counter import increment
+from tests.registry.counter import increment
 from tpr_ws.embedded import EmbeddedRedis
-from tpr_ws.registry import Lease, Registry, TurnOutput
-from tpr_ws.storage import Acquired, PackedConnection, Storage
+from tpr_ws.registry.client import PackedConnection
+from tpr_ws.registry.storage import Acquired, Storage
+from tpr_ws.registry.turns import Lease, Registry, TurnOutput
 
 TTL_MS = 10_000
 

@@ -4,6 +4,7 @@ one place."""
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -42,4 +43,19 @@ def test_pure_core_has_no_io_imports() -> None:
                 elif isinstance(node, ast.ImportFrom) and node.module:
                     names = [node.module]
                 offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in forbidden]
+    assert offenders == []
+
+
+def test_only_the_registry_names_redis_keys() -> None:
+    # Key names look like "<prefix>:{...}" or "<prefix>:<kind>:"; outside tpr_ws/registry/
+    # nothing may build one (a second copy of a key name drifts from the first).
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name == "registry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if ":{" in text or re.match(r"tpr(-ws)?:[\w{]", text) or text == ":meta":
+                    offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {text!r}")
     assert offenders == []

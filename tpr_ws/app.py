@@ -17,9 +17,9 @@ from tpr_ws.datasets import DatasetStore
 from tpr_ws.fanout import Fanout
 from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
-from tpr_ws.registry import Registry
-from tpr_ws.storage import Storage
-from tpr_ws.storage import connect as connect_storage
+from tpr_ws.registry.client import connect as connect_storage
+from tpr_ws.registry.storage import Storage
+from tpr_ws.registry.turns import Registry
 from tpr_ws.transport.http import access_log_middleware, add_routes, error_middleware
 from tpr_ws.transport.keys import (
     CONVERSATION,
@@ -82,7 +82,10 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
-    fanout = Fanout(app[REDIS], app[STORAGE].events_channel)
+    storage = app[STORAGE]
+    fanout = Fanout(
+        app[REDIS], storage.events_channel, storage.keys.control_channel(app[WORKER_ID])
+    )
     await fanout.start()
     app[FANOUT] = fanout
     yield

@@ -101,7 +101,7 @@ def worker(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "sample":
-        from tpr_ws.sample_cli import main as sample_main
+        from tpr_ws.domain.sample.cli import main as sample_main
 
         return sample_main(argv[1:])
     parser = argparse.ArgumentParser(prog="tpr-ws", description=__doc__)

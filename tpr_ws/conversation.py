@@ -34,12 +34,12 @@ from tpr_ws.datasets import DatasetStore
 from tpr_ws.domain import outputs
 from tpr_ws.domain.blob import dataset_key
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
-from tpr_ws.domain.sample import sample_upload
+from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
 from tpr_ws.domain.tpr import TprResult, compute_tpr
 from tpr_ws.errors import NotFound, UploadRejected
 from tpr_ws.pool import ParsePool
-from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
+from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
 
 START_MESSAGE_ID = "session-start"
 RESULT_CACHE_SIZE = 32

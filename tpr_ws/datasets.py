@@ -14,7 +14,7 @@ import pandas as pd
 
 from tpr_ws.domain.blob import decode_dataset
 from tpr_ws.errors import ClientError
-from tpr_ws.storage import Storage
+from tpr_ws.registry.storage import Storage
 
 
 class DatasetStore:
@@ -30,10 +30,10 @@ class DatasetStore:
     async def put(self, key: str, blob: bytes, meta: dict[str, Any]) -> None:
         # Metadata last: its presence means the blob is complete.
         await self._storage.put_blob(key, blob, self._ttl_s)
-        await self._storage.put_blob(key + ":meta", orjson.dumps(meta), self._ttl_s)
+        await self._storage.put_blob_meta(key, orjson.dumps(meta), self._ttl_s)
 
     async def meta(self, key: str) -> dict[str, Any] | None:
-        raw = await self._storage.get_blob(key + ":meta")
+        raw = await self._storage.get_blob_meta(key)
         if raw is None:
             return None
         meta: dict[str, Any] = orjson.loads(raw)

@@ -27,14 +27,16 @@ Listener = Callable[[list[dict[str, Any]] | None], None]
 class Fanout:
     """Refcounted per-session subscriptions over a single pub/sub connection."""
 
-    def __init__(self, redis: Redis, channel_of: Callable[[str], str]) -> None:
+    def __init__(
+        self, redis: Redis, channel_of: Callable[[str], str], control_channel: str
+    ) -> None:
         self._redis = redis
         self._channel_of = channel_of
         self._listeners: dict[str, set[Listener]] = {}
         self._sessions_by_channel: dict[str, str] = {}
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
-        self._control = f"tpr-ws:control:{id(self)}"
+        self._control = control_channel
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:

@@ -81,7 +81,7 @@ def test_not_a_spreadsheet_is_refused_before_sending(new_page: Any, stack: Any) 
 def test_a_slow_upload_shows_bytes_sent_then_the_server_progress(
     new_page: Any, stack: Any, screenshot: Any
 ) -> None:
-    from tpr_ws.domain.sample import generate
+    from tpr_ws.domain.sample.generator import generate
 
     page, probe = new_page()
     open_app(page, stack.url)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.pages import assert_clean_log, choose, expect_no_pending, open_app, wait_stage
 from tests.domain.oracle import oracle_tpr
-from tpr_ws.domain.sample import sample_upload
+from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.domain.workbook import parse_workbook
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]

@@ -16,7 +16,7 @@ from tpr_ws.domain.blob import (
     encode_dataset,
 )
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
-from tpr_ws.domain.sample import Defects, generate
+from tpr_ws.domain.sample.generator import Defects, generate
 from tpr_ws.domain.workbook import parse_workbook
 from tpr_ws.errors import StateVersionError, UploadRejected
 

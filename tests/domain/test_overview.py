@@ -7,7 +7,7 @@ import json
 from tests.domain.tidy_rows import tidy
 from tpr_ws.domain import schema
 from tpr_ws.domain.overview import describe_dataset
-from tpr_ws.domain.sample import Defects, generate
+from tpr_ws.domain.sample.generator import Defects, generate
 
 
 def small() -> dict[str, object]:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from tpr_ws.domain import schema
-from tpr_ws.domain.sample import (
+from tpr_ws.domain.sample.cli import main as sample_main
+from tpr_ws.domain.sample.generator import (
     DEFECT_NAMES,
     PRESETS,
     Defects,
@@ -20,9 +21,8 @@ from tpr_ws.domain.sample import (
     generate,
     sample_upload,
 )
-from tpr_ws.domain.sample_geo import Sizes
-from tpr_ws.domain.sample_layout import SPLIT_COLUMN
-from tpr_ws.sample_cli import main as sample_main
+from tpr_ws.domain.sample.geo import Sizes
+from tpr_ws.domain.sample.layout import SPLIT_COLUMN
 
 LAYOUT_HEADERS = {
     "A": ["State", "LGA", "Ward", "Health Faccility", "level", "ownership", "periodname",

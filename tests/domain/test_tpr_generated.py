@@ -7,7 +7,7 @@ import pytest
 
 from tests.domain.oracle import assert_agrees
 from tpr_ws.domain import schema
-from tpr_ws.domain.sample import DEFECT_NAMES, Defects, generate
+from tpr_ws.domain.sample.generator import DEFECT_NAMES, Defects, generate
 from tpr_ws.domain.workbook import parse_workbook
 
 LEVELS = ("Primary", "Secondary", "Tertiary", "All")

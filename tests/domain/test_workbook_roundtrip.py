@@ -10,7 +10,7 @@ import python_calamine
 
 from tests.domain.xls_writer import xls_bytes
 from tpr_ws.domain import schema
-from tpr_ws.domain.sample import DEFECT_NAMES, Defects, generate
+from tpr_ws.domain.sample.generator import DEFECT_NAMES, Defects, generate
 from tpr_ws.domain.workbook import parse_workbook
 
 LAYOUTS = ("A", "B", "C", "D")

@@ -9,7 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from tpr_ws.storage import RedisClient, Storage
+from tpr_ws.registry.client import RedisClient
+from tpr_ws.registry.storage import Storage
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from tpr_ws.actors.counter import increment
+from tests.registry.counter import increment
 from tpr_ws.errors import Fenced, LeaseLost
-from tpr_ws.registry import Lease, Registry, TurnOutput, TurnResult
-from tpr_ws.storage import Acquired, RedisClient, Storage
+from tpr_ws.registry.client import RedisClient
+from tpr_ws.registry.storage import Acquired, Storage
+from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
 
 PREFIX = "t"
 LOG_MAX = 5000

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.registry.conftest import Backend, ClientFactory
+from tests.registry.counter import count_of
 from tests.registry.helpers import (
     CountingStorage,
     counter,
@@ -21,8 +22,7 @@ from tests.registry.helpers import (
     send_many,
     send_once,
 )
-from tpr_ws.actors.counter import count_of
-from tpr_ws.registry import Lease, TurnOutput
+from tpr_ws.registry.turns import Lease, TurnOutput
 
 pytestmark = pytest.mark.slow
 SPAWN = mp.get_context("spawn")

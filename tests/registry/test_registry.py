@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.registry.conftest import ClientFactory
+from tests.registry.counter import count_of
 from tests.registry.helpers import (
     LOG_MAX,
     PREFIX,
@@ -18,10 +19,9 @@ from tests.registry.helpers import (
     counter,
     result_tuple,
 )
-from tpr_ws.actors.counter import count_of
 from tpr_ws.errors import Fenced, LeaseLost
-from tpr_ws.registry import Lease, Registry, TurnOutput
-from tpr_ws.storage import Storage
+from tpr_ws.registry.storage import Storage
+from tpr_ws.registry.turns import Lease, Registry, TurnOutput
 
 
 async def make_registry(factory: ClientFactory, ttl_ms: int = 2000) -> Registry:

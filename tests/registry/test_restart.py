@@ -11,11 +11,11 @@ import redis.asyncio as aioredis
 
 from tests.conftest import RedisFactory
 from tests.registry.conftest import ClientFactory
+from tests.registry.counter import count_of
 from tests.registry.helpers import counter, make_registry
-from tpr_ws.actors.counter import count_of
 from tpr_ws.embedded import EmbeddedRedis
 from tpr_ws.errors import StorageUnavailable
-from tpr_ws.storage import connect
+from tpr_ws.registry.client import connect
 
 
 async def test_scripts_reload_after_script_flush(client_factory: ClientFactory) -> None:

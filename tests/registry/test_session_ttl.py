@@ -4,9 +4,9 @@ renewed by every commit and every appended event."""
 from __future__ import annotations
 
 from tests.registry.conftest import ClientFactory
-from tpr_ws.actors.counter import increment
-from tpr_ws.registry import Registry, TurnOutput
-from tpr_ws.storage import Storage
+from tests.registry.counter import increment
+from tpr_ws.registry.storage import Storage
+from tpr_ws.registry.turns import Registry, TurnOutput
 
 
 async def _ttls(storage: Storage, sid: str) -> dict[str, int]:

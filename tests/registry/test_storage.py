@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from tpr_ws.storage import Storage
+from tpr_ws.registry.storage import Storage
 
 
 async def test_append_numbers_events_and_reads_back(storage: Storage) -> None:

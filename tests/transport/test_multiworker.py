@@ -14,7 +14,7 @@ import pytest
 
 from tests.domain.oracle import oracle_tpr
 from tests.harness import ChatClient
-from tpr_ws.domain.sample import generate
+from tpr_ws.domain.sample.generator import generate
 
 pytestmark = pytest.mark.slow
 

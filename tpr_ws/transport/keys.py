@@ -12,8 +12,8 @@ from tpr_ws.conversation import Conversation
 from tpr_ws.fanout import Fanout
 from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
-from tpr_ws.registry import Registry
-from tpr_ws.storage import Storage
+from tpr_ws.registry.storage import Storage
+from tpr_ws.registry.turns import Registry
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)

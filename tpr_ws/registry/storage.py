@@ -1,40 +1,21 @@
-"""Storage adapter: every Redis key name and Lua script of a session lives here.
+"""Storage adapter: the Lua scripts of the registry, run against a session's keys (`keys.py`).
 
-All keys of one session share the hash tag ``{<session id>}`` so each script touches one slot
-and runs unchanged on Redis Cluster. Per session (prefix ``tpr``)::
-
-    tpr:{sid}:lease        holder token, PX = lease TTL (absent = free)
-    tpr:{sid}:epoch        fencing token; INCR on every grant, never reset while the session lives
-    tpr:{sid}:state        the checkpoint (opaque bytes)
-                           (state, epoch, log and seq expire together after an idle session TTL)
-    tpr:{sid}:msg:<id>     committed message id -> {"first_seq","last_seq","result"}, EX 24 h
-    tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
-    tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
-                           a list persists, so a wake-up is never lost
-    tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
-    tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed to MAXLEN
-    tpr:{sid}:seq          last sequence number handed out (never reset)
-    tpr:{sid}:events       pub/sub channel: orjson list of the events just appended
-    tpr:blob:{<sha>}       content-addressed blobs (parsed datasets), with a TTL
+Every lease operation checks the caller's token inside one script; the commit is fenced by the
+session's epoch. Blobs are content-addressed and immutable.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import Connection
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.connection import HiredisRespSerializer
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 from tpr_ws.errors import ConfigError
-from tpr_ws.storage_scripts import (
+from tpr_ws.registry.client import RedisClient, Script
+from tpr_ws.registry.keys import DEFAULT_PREFIX, KeySpace, SessionKeys
+from tpr_ws.registry.scripts import (
     ACQUIRE,
     APPEND,
     COMMIT,
@@ -44,10 +25,8 @@ from tpr_ws.storage_scripts import (
     configure,
 )
 
-RedisClient = Redis | RedisCluster
 MESSAGE_RECORD_TTL_S = 24 * 3600
 SESSION_TTL_S = 30 * 24 * 3600  # an idle session (state, log, epoch) expires after this
-_KEY_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,67 +72,6 @@ class Committed:
     record: MessageRecord | None = None
 
 
-@dataclass(frozen=True)
-class _Keys:
-    lease: bytes
-    epoch: bytes
-    state: bytes
-    waiters: bytes
-    arrivals: bytes
-    log: bytes
-    seq: bytes
-    channel: str
-    msg_prefix: bytes
-
-
-class PackedConnection(Connection):
-    """An asyncio connection that packs commands with hiredis (in C), as redis-py's blocking
-    client does; its asyncio client packs in Python, which costs more than a turn's Lua."""
-
-    _serializer = HiredisRespSerializer()
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        return self._serializer.pack(*args)  # type: ignore[no-any-return]
-
-
-class _Script:
-    """A Lua script run by EVALSHA, loaded again after NOSCRIPT (a restarted server).
-
-    What redis-py's Script objects do, without their per-call argument copying and imports:
-    every turn runs two of these.
-    """
-
-    def __init__(self, redis: RedisClient, text: str) -> None:
-        self._redis = redis
-        self._text = text
-        self.sha = hashlib.sha1(text.encode()).hexdigest()
-
-    async def __call__(self, keys: list[bytes], args: list[Any]) -> Any:
-        try:
-            return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            self.sha = await self._redis.script_load(self._text)
-            return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
-
-
-def connect(url: str, *, cluster: bool = False) -> RedisClient:
-    """A client for Storage: bytes replies, and reconnect-and-retry on a dropped connection.
-
-    Retrying is safe for every script here (acquire, renew, release and commit are idempotent
-    per caller token / message id); only `append_events` could append a batch twice.
-    """
-    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=5)
-    if cluster:
-        return RedisCluster.from_url(url, retry=retry, connection_class=PackedConnection)
-    return Redis.from_url(
-        url,
-        retry=retry,
-        retry_on_error=[ConnectionError, TimeoutError],
-        health_check_interval=30,
-        connection_class=PackedConnection,
-    )
-
-
 def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
@@ -187,7 +105,7 @@ class Storage:
         self,
         redis: RedisClient,
         *,
-        prefix: str = "tpr",
+        prefix: str = DEFAULT_PREFIX,
         log_max_events: int = 2000,
         session_ttl_s: int = SESSION_TTL_S,
     ) -> None:
@@ -201,19 +119,19 @@ class Storage:
         self.prefix = prefix
         self.log_max_events = log_max_events
         self.session_ttl_s = session_ttl_s
-        self._key_cache: dict[str, _Keys] = {}
+        self.keys = KeySpace(prefix)
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
-        self._acquire = _Script(redis, ACQUIRE)
-        self._renew = _Script(redis, RENEW)
+        self._acquire = Script(redis, ACQUIRE)
+        self._renew = Script(redis, RENEW)
         constants = {
             "record_ttl_s": MESSAGE_RECORD_TTL_S,
             "log_maxlen": log_max_events,
             "session_ttl_s": session_ttl_s,
         }
-        self._commit = _Script(redis, configure(COMMIT, **constants))
-        self._release = _Script(redis, RELEASE)
-        self._append = _Script(redis, configure(APPEND, **constants))
-        self._read_log = _Script(redis, READ_LOG)
+        self._commit = Script(redis, configure(COMMIT, **constants))
+        self._release = Script(redis, RELEASE)
+        self._append = Script(redis, configure(APPEND, **constants))
+        self._read_log = Script(redis, READ_LOG)
 
     async def initialize(self) -> None:
         """Connect once before concurrent use (a cluster client loads its slot map here:
@@ -224,30 +142,8 @@ class Storage:
         else:
             await self.redis.ping()
 
-    def _keys(self, sid: str) -> _Keys:
-        keys = self._key_cache.get(sid)
-        if keys is None:
-            if len(self._key_cache) >= _KEY_CACHE_SIZE:
-                self._key_cache.clear()  # bounded; rebuilding is cheap
-            keys = self._key_cache[sid] = self._build_keys(sid)
-        return keys
-
-    def _build_keys(self, sid: str) -> _Keys:
-        if not sid or "{" in sid or "}" in sid:
-            raise ValueError(f"invalid session id {sid!r}")
-        base = f"{self.prefix}:{{{sid}}}:"
-        # Encoded once: the client would otherwise encode every key on every call.
-        return _Keys(
-            lease=(base + "lease").encode(),
-            epoch=(base + "epoch").encode(),
-            state=(base + "state").encode(),
-            waiters=(base + "waiters").encode(),
-            arrivals=(base + "arrivals").encode(),
-            log=(base + "log").encode(),
-            seq=(base + "seq").encode(),
-            channel=base + "events",
-            msg_prefix=(base + "msg:").encode(),
-        )
+    def _keys(self, sid: str) -> SessionKeys:
+        return self.keys.session(sid)
 
     def events_channel(self, sid: str) -> str:
         """Pub/sub channel carrying each appended batch (orjson list, each event with seq)."""
@@ -265,7 +161,7 @@ class Storage:
                 k.lease,
                 k.epoch,
                 k.state,
-                k.msg_prefix + message_id.encode(),
+                k.message(message_id),
                 k.waiters,
                 k.arrivals,
             ],
@@ -284,7 +180,7 @@ class Storage:
         """Block until a release hands this waiter the lease (granted, with the state it
         needs, so no second round trip) or until the timeout (None)."""
         k = self._keys(sid)
-        reply = await self.redis.blpop([k.waiters + b":" + token.encode()], timeout=timeout_s)
+        reply = await self.redis.blpop([k.wake_list(token)], timeout=timeout_s)
         if reply is None:
             return None
         payload = reply[1]
@@ -317,7 +213,7 @@ class Storage:
                 k.lease,
                 k.epoch,
                 k.state,
-                k.msg_prefix + message_id.encode(),
+                k.message(message_id),
                 k.waiters,
                 k.log,
                 k.seq,
@@ -404,16 +300,21 @@ class Storage:
 
     # -- blobs -------------------------------------------------------------------------------
 
-    def _blob_key(self, key: str) -> str:
-        return f"{self.prefix}:blob:{{{key}}}"
-
     async def put_blob(self, key: str, data: bytes, ttl_s: int) -> None:
         """Store content-addressed bytes (key = content hash) for ``ttl_s`` seconds."""
-        await self.redis.set(self._blob_key(key), data, ex=ttl_s)
+        await self.redis.set(self.keys.blob(key), data, ex=ttl_s)
 
     async def get_blob(self, key: str) -> bytes | None:
         """The blob, or None if it expired or never existed."""
-        return _bytes(await self.redis.get(self._blob_key(key)))
+        return _bytes(await self.redis.get(self.keys.blob(key)))
+
+    async def put_blob_meta(self, key: str, data: bytes, ttl_s: int) -> None:
+        """Store a blob's metadata; write it after the blob (its presence = blob complete)."""
+        await self.redis.set(self.keys.blob_meta(key), data, ex=ttl_s)
+
+    async def get_blob_meta(self, key: str) -> bytes | None:
+        """A blob's metadata, or None."""
+        return _bytes(await self.redis.get(self.keys.blob_meta(key)))
 
 
 def _field(fields: Any) -> bytes:

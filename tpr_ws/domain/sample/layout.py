@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from tpr_ws.domain import schema
-from tpr_ws.domain.sample_geo import STATES
-from tpr_ws.domain.sample_truth import MONTH_NAMES
+from tpr_ws.domain.sample.geo import STATES
+from tpr_ws.domain.sample.truth import MONTH_NAMES
 
 LAYOUTS: Final = ("A", "B", "C", "D")
 SHEET_NAMES: Final = {"A": "raw", "B": "Sheet1", "C": "data", "D": "Sheet 1"}

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from tpr_ws.errors import Fenced, LeaseLost, StorageUnavailable
-from tpr_ws.storage import Acquired, MessageRecord, Storage
+from tpr_ws.registry.storage import Acquired, MessageRecord, Storage
 
 
 @dataclass(frozen=True)

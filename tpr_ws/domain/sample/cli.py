@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tpr_ws.domain.sample import DEFECT_NAMES, FORMATS, PRESETS, Defects, generate
-from tpr_ws.domain.sample_layout import LAYOUTS
+from tpr_ws.domain.sample.generator import DEFECT_NAMES, FORMATS, PRESETS, Defects, generate
+from tpr_ws.domain.sample.layout import LAYOUTS
 
 
 def _parser() -> argparse.ArgumentParser:

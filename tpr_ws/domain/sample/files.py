@@ -16,7 +16,7 @@ from typing import Final
 
 import numpy as np
 
-from tpr_ws.domain.sample_layout import Sheet
+from tpr_ws.domain.sample.layout import Sheet
 
 _FIXED_TIME: Final = (1980, 1, 1, 0, 0, 0)  # a fixed zip timestamp keeps output deterministic
 _CHUNK: Final = 5000

@@ -13,10 +13,10 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from tpr_ws.domain.sample_files import write_csv, write_xlsx
-from tpr_ws.domain.sample_geo import Sizes, build_facilities
-from tpr_ws.domain.sample_layout import LAYOUTS, render
-from tpr_ws.domain.sample_truth import (
+from tpr_ws.domain.sample.files import write_csv, write_xlsx
+from tpr_ws.domain.sample.geo import Sizes, build_facilities
+from tpr_ws.domain.sample.layout import LAYOUTS, render
+from tpr_ws.domain.sample.truth import (
     add_count_defects,
     build_truth,
     monthly_periods,

@@ -1,4 +1,4 @@
-"""The Lua scripts behind `tpr_ws.storage` (only storage.py imports this module).
+"""The Lua scripts behind `tpr_ws.registry.storage` (only storage.py imports this module).
 
 Every script touches the keys of one session only; they share the hash tag ``{<sid>}``, so
 one slot. The wake list of a waiter is named inside the scripts (``<waiters key>:<token>``) because

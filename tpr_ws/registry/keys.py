@@ -1,0 +1,101 @@
+"""Every Redis key and channel name of the product, built in one place.
+
+All keys of one session share the hash tag ``{<session id>}`` so each script touches one slot
+and runs unchanged on Redis Cluster. Per session (prefix ``tpr`` by default)::
+
+    tpr:{sid}:lease        holder token, PX = lease TTL (absent = free)
+    tpr:{sid}:epoch        fencing token; INCR on every grant, never reset while the session lives
+    tpr:{sid}:state        the checkpoint (opaque bytes)
+    tpr:{sid}:msg:<id>     committed message id -> {"first_seq","last_seq","result"}
+    tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
+    tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
+                           a list persists, so a wake-up is never lost
+    tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
+    tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed
+    tpr:{sid}:seq          last sequence number handed out
+    tpr:{sid}:events       pub/sub channel: orjson list of the events just appended
+
+Shared by sessions (content-addressed, with a TTL)::
+
+    tpr:blob:{<key>}       immutable blobs (parsed datasets, result tables)
+    tpr:blob:{<key>:meta}  a blob's metadata, written after the blob (its presence = complete)
+
+Per worker process::
+
+    tpr:control:<worker>   pub/sub channel that keeps a worker's fan-out connection open
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "tpr"
+_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """A session's key names, encoded once (the client would otherwise encode every key on
+    every call)."""
+
+    lease: bytes
+    epoch: bytes
+    state: bytes
+    waiters: bytes
+    arrivals: bytes
+    log: bytes
+    seq: bytes
+    channel: str
+    msg_prefix: bytes
+
+    def message(self, message_id: str) -> bytes:
+        return self.msg_prefix + message_id.encode()
+
+    def wake_list(self, token: str) -> bytes:
+        return self.waiters + b":" + token.encode()
+
+
+class KeySpace:
+    """Builds key names under one prefix; a small cache keeps hot sessions' keys encoded."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"invalid key prefix {prefix!r}")
+        self.prefix = prefix
+        self._cache: dict[str, SessionKeys] = {}
+
+    def session(self, sid: str) -> SessionKeys:
+        keys = self._cache.get(sid)
+        if keys is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()  # bounded; rebuilding is cheap
+            keys = self._cache[sid] = self._build(sid)
+        return keys
+
+    def _build(self, sid: str) -> SessionKeys:
+        if not sid or "{" in sid or "}" in sid:
+            raise ValueError(f"invalid session id {sid!r}")
+        base = f"{self.prefix}:{{{sid}}}:"
+        return SessionKeys(
+            lease=(base + "lease").encode(),
+            epoch=(base + "epoch").encode(),
+            state=(base + "state").encode(),
+            waiters=(base + "waiters").encode(),
+            arrivals=(base + "arrivals").encode(),
+            log=(base + "log").encode(),
+            seq=(base + "seq").encode(),
+            channel=base + "events",
+            msg_prefix=(base + "msg:").encode(),
+        )
+
+    def blob(self, key: str) -> str:
+        """An immutable, content-addressed blob (the key is a content hash)."""
+        return f"{self.prefix}:blob:{{{key}}}"
+
+    def blob_meta(self, key: str) -> str:
+        """The metadata of a blob; written last, so its presence means the blob is complete."""
+        return f"{self.prefix}:blob:{{{key}:meta}}"
+
+    def control_channel(self, worker: str) -> str:
+        """A worker's own pub/sub channel (keeps its fan-out connection subscribed)."""
+        return f"{self.prefix}:control:{worker}"
