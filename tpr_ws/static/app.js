@@ -1,5 +1,5 @@
 // The TPR chat client: session, socket, outbox, uploads and the view, wired together.
-// Protocol: /work/shared/DESIGN.md "Wire protocol" (hello/welcome/event/resync/say/ack/error).
+// Protocol: docs/PROTOCOL.md in the repository (hello/welcome/event/resync/say/ack/error).
 
 import { h, uuid } from "./js/dom.js";
 import { Connection } from "./js/connection.js";

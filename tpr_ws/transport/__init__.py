@@ -1,1 +1,1 @@
-"""Transport: HTTP and WebSocket handlers speaking the wire protocol of DESIGN.md."""
+"""Transport: HTTP and WebSocket handlers speaking the wire protocol of docs/PROTOCOL.md."""
