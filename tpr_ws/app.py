@@ -50,6 +50,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         client,
         prefix=settings.key_prefix,
         log_max_events=settings.log_max_events,
+        log_max_bytes=settings.log_max_bytes,
         session_ttl_s=settings.session_ttl_s,
     )
     await storage.initialize()

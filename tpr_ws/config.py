@@ -40,6 +40,7 @@ class Settings:
     rate_limit_messages: int = 20
     rate_limit_window_s: int = 10
     log_max_events: int = 2_000
+    log_max_bytes: int = 256 * 1024
     allowed_origins: tuple[str, ...] = ()
     heartbeat_s: float = 20.0
     parse_processes: int = 1
@@ -73,6 +74,7 @@ class Settings:
                 env, _PREFIX + "RATE_LIMIT_WINDOW_S", base.rate_limit_window_s
             ),
             "log_max_events": _int(env, _PREFIX + "LOG_MAX_EVENTS", base.log_max_events),
+            "log_max_bytes": _int(env, _PREFIX + "LOG_MAX_BYTES", base.log_max_bytes),
             "allowed_origins": tuple(o.strip() for o in origins.split(",") if o.strip()),
             "heartbeat_s": float(_int(env, _PREFIX + "HEARTBEAT_S", int(base.heartbeat_s))),
             "parse_processes": _int(env, _PREFIX + "PARSE_PROCESSES", base.parse_processes),
@@ -96,6 +98,8 @@ class Settings:
             problems.append("TPR_WS_WORKERS must be at least 1")
         if self.max_upload_bytes < 1024:
             problems.append("TPR_WS_MAX_UPLOAD_BYTES must be at least 1024")
+        if self.log_max_bytes < 16 * 1024:
+            problems.append("TPR_WS_LOG_MAX_BYTES must be at least 16384")
         if len(self.secret) < 16:
             problems.append("TPR_WS_SECRET must be at least 16 characters")
         if problems:

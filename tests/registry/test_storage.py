@@ -7,6 +7,7 @@ import asyncio
 import orjson
 import pytest
 
+from tests.registry.conftest import ClientFactory
 from tpr_ws.registry.storage import Storage
 
 
@@ -121,3 +122,59 @@ async def test_expired_lease_moves_queue_to_head(storage: Storage) -> None:
 async def test_bad_session_ids_are_refused(storage: Storage, sid: str) -> None:
     with pytest.raises(ValueError):
         await storage.last_seq(sid)
+
+
+async def test_log_is_trimmed_by_bytes_and_a_reader_behind_sees_a_gap(
+    client_factory: ClientFactory,
+) -> None:
+    storage = Storage(await client_factory(), prefix="t", log_max_bytes=4000)
+    body = "x" * 900  # each event's body is about 1 KB: four fit
+    for i in range(10):
+        await storage.append_events("s1", [{"i": i, "pad": body}])
+    assert 3000 < await storage.log_bytes("s1") <= 4000
+    read = await storage.read_log("s1", 6)
+    assert not read.gap and [e["i"] for e in read.events] == [6, 7, 8, 9]
+    assert (await storage.read_log("s1", 5)).gap  # event 6 is gone: resync, never a silent gap
+    # one event larger than the bound on its own is kept (the newest always stays)
+    await storage.append_events("s1", [{"big": "y" * 10_000}])
+    read = await storage.read_log("s1", 10)
+    assert [e["seq"] for e in read.events] == [11]
+
+
+async def test_a_commit_trims_the_log_by_bytes_too(client_factory: ClientFactory) -> None:
+    storage = Storage(await client_factory(), prefix="t", log_max_bytes=3000)
+    for n in range(1, 6):
+        granted = await storage.acquire("s", f"m{n}", "A", 5000)
+        assert granted.kind == "granted"
+        done = await storage.commit(
+            "s", f"m{n}", token="A", epoch=granted.epoch, state=b"s",
+            events=[{"pad": "z" * 1000}], result={}, ttl_ms=5000,
+        )  # fmt: skip
+        assert done.kind == "ok"
+    assert await storage.log_bytes("s") <= 3000
+    assert [e["seq"] for e in (await storage.read_log("s", 3)).events] == [4, 5]
+    assert (await storage.read_log("s", 2)).gap
+
+
+async def test_read_tail_returns_the_newest_events_within_a_byte_budget(
+    storage: Storage,
+) -> None:
+    await storage.append_events("s1", [{"i": i, "pad": "p" * 500} for i in range(40)])
+    tail = await storage.read_tail("s1", max_bytes=2000)
+    assert [e["i"] for e in tail.events] == [37, 38, 39]  # oldest first, ~530 bytes each
+    assert tail.last_seq == 40 and tail.gap
+    whole = await storage.read_tail("s1", max_bytes=10**6)
+    assert [e["seq"] for e in whole.events] == list(range(1, 41)) and not whole.gap
+    assert [e["seq"] for e in (await storage.read_tail("s1", 10**6, limit=5)).events] == [
+        36, 37, 38, 39, 40,
+    ]  # fmt: skip
+    empty = await storage.read_tail("nobody", max_bytes=1000)
+    assert empty.events == [] and empty.last_seq == 0 and not empty.gap
+
+
+async def test_result_objects_are_immutable_and_expire(storage: Storage) -> None:
+    assert await storage.put_result("k1", b"first", ttl_s=60) == b"first"
+    assert await storage.put_result("k1", b"second", ttl_s=60) == b"first"  # first writer wins
+    assert await storage.get_result("k1", ttl_s=60) == b"first"
+    assert 0 < await storage.redis.ttl(storage.keys.result("k1")) <= 60
+    assert await storage.get_result("k2", ttl_s=60) is None

@@ -11,14 +11,16 @@ and runs unchanged on Redis Cluster. Per session (prefix ``tpr`` by default)::
     tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
                            a list persists, so a wake-up is never lost
     tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
-    tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed
+    tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed by events and bytes
+    tpr:{sid}:log:bytes    payload bytes the log holds (kept by the append script)
     tpr:{sid}:seq          last sequence number handed out
     tpr:{sid}:events       pub/sub channel: orjson list of the events just appended
 
 Shared by sessions (content-addressed, with a TTL)::
 
-    tpr:blob:{<key>}       immutable blobs (parsed datasets, result tables)
+    tpr:blob:{<key>}       immutable blobs (parsed datasets)
     tpr:blob:{<key>:meta}  a blob's metadata, written after the blob (its presence = complete)
+    tpr:result:{<key>}     immutable result objects (one analysis: its table and summary)
 
 Per worker process::
 
@@ -44,6 +46,7 @@ class SessionKeys:
     waiters: bytes
     arrivals: bytes
     log: bytes
+    log_bytes: bytes
     seq: bytes
     channel: str
     msg_prefix: bytes
@@ -83,6 +86,7 @@ class KeySpace:
             waiters=(base + "waiters").encode(),
             arrivals=(base + "arrivals").encode(),
             log=(base + "log").encode(),
+            log_bytes=(base + "log:bytes").encode(),
             seq=(base + "seq").encode(),
             channel=base + "events",
             msg_prefix=(base + "msg:").encode(),
@@ -95,6 +99,10 @@ class KeySpace:
     def blob_meta(self, key: str) -> str:
         """The metadata of a blob; written last, so its presence means the blob is complete."""
         return f"{self.prefix}:blob:{{{key}:meta}}"
+
+    def result(self, key: str) -> str:
+        """An immutable result object, addressed by what it was computed from."""
+        return f"{self.prefix}:result:{{{key}}}"
 
     def control_channel(self, worker: str) -> str:
         """A worker's own pub/sub channel (keeps its fan-out connection subscribed)."""

@@ -34,14 +34,43 @@ end
 # for `session_ttl` seconds after its last event (an idle session expires as a whole).
 # '"seq":N,' is spliced after the opening brace instead of cjson re-encoding, which would
 # turn [] into {} and round floats.
+# The log is bounded twice: at most `log_maxlen` events and `log_maxbytes` bytes of event
+# bodies (counted in the log bytes key); the oldest go first, the newest always stays.
+# A reader behind the oldest kept event sees a gap and resyncs (never a silent gap).
 _APPEND = """
-local function append(log, seq, first_arg)
-  local maxlen, session_ttl = __LOG_MAXLEN__, __SESSION_TTL__
+local function trim(log, log_bytes, added)
+  local maxlen, maxbytes = __LOG_MAXLEN__, __LOG_MAXBYTES__
+  local total = redis.call('INCRBY', log_bytes, added)
+  local len = redis.call('XLEN', log)
+  local cut, from = false, '-'
+  while len > 1 and (len > maxlen or total > maxbytes) do
+    local oldest = redis.call('XRANGE', log, from, '+', 'COUNT', 32)
+    if #oldest == 0 then break end
+    for _, entry in ipairs(oldest) do
+      if len <= 1 or (len <= maxlen and total <= maxbytes) then break end
+      total = total - #entry[2][2]
+      len = len - 1
+      cut = entry[1]
+    end
+    from = '(' .. oldest[#oldest][1]
+  end
+  if cut then
+    -- MINID keeps ids >= the one after the last cut ('<seq>-0' ids: the next seq).
+    local seq = tonumber(string.match(cut, '^(%d+)'))
+    redis.call('XTRIM', log, 'MINID', (seq + 1) .. '-0')
+    if total < 0 then total = 0 end
+  end
+  redis.call('SET', log_bytes, total, 'EX', __SESSION_TTL__)
+end
+
+local function append(log, seq, log_bytes, first_arg)
+  local session_ttl = __SESSION_TTL__
   -- the session's channel is named like its seq key: '<prefix>:{sid}:seq' -> ':events'
   local channel = string.sub(seq, 1, -4) .. 'events'
   local n = tonumber(redis.call('GET', seq) or '0')
   local first = n + 1
   local out = {}
+  local added = 0
   for i = first_arg, #ARGV do
     n = n + 1
     local ev = ARGV[i]
@@ -51,12 +80,14 @@ local function append(log, seq, first_arg)
     else
       body = '{"seq":' .. n .. ',' .. string.sub(ev, 2)
     end
-    redis.call('XADD', log, 'MAXLEN', maxlen, n .. '-0', 'e', body)
+    redis.call('XADD', log, n .. '-0', 'e', body)
+    added = added + #body
     out[#out + 1] = body
   end
   if #out == 0 then
     return {n, n}
   end
+  trim(log, log_bytes, added)
   redis.call('SET', seq, n, 'EX', session_ttl)
   redis.call('EXPIRE', log, session_ttl)
   redis.call('PUBLISH', channel, '[' .. table.concat(out, ',') .. ']')
@@ -140,10 +171,10 @@ return 0
 
 # Commit + release, fenced.
 # KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message id record  KEYS[5] waiters
-# KEYS[6] log stream  KEYS[7] seq counter
+# KEYS[6] log stream  KEYS[7] seq counter  KEYS[8] log bytes counter
 # ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
 # ARGV[5] lease TTL ms (for a hand-over)  ARGV[6..] events (JSON objects, no "seq")
-# The record TTL, log MAXLEN and session TTL are the Storage's configuration, written into
+# The record TTL, log bounds and session TTL are the Storage's configuration, written into
 # the script text (see `configure`), so they are not sent with every commit.
 # Returns {'ok', record} | {'dup', record} | {'fenced'}
 COMMIT = (
@@ -167,7 +198,7 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', __SESSION_TTL__)
 -- The epoch outlives nothing it fences: a lease lasts seconds, an idle session days.
 redis.call('EXPIRE', KEYS[2], __SESSION_TTL__)
 -- With no events, first_seq = last_seq = the session's current seq.
-local seqs = append(KEYS[6], KEYS[7], 6)
+local seqs = append(KEYS[6], KEYS[7], KEYS[8], 6)
 rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
 redis.call('SET', KEYS[4], rec, 'EX', __RECORD_TTL__)
 redis.call('DEL', KEYS[1])
@@ -195,13 +226,13 @@ return 0
 )
 
 # Append events outside a turn (no lease).
-# KEYS[1] log stream  KEYS[2] seq counter
+# KEYS[1] log stream  KEYS[2] seq counter  KEYS[3] log bytes counter
 # ARGV[1..] events (JSON objects, no "seq")
 # Returns {first seq, last seq}.
 APPEND = (
     _APPEND
     + """
-return append(KEYS[1], KEYS[2], 1)
+return append(KEYS[1], KEYS[2], KEYS[3], 1)
 """
 )
 
@@ -214,12 +245,38 @@ local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 return {last, redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}
 """
 
+# Read the newest events that fit in a byte budget (a resync snapshot), with the last seq.
+# KEYS[1] seq counter  KEYS[2] log stream
+# ARGV[1] max bytes of event bodies  ARGV[2] max entries
+# Returns {last seq, entries newest first}. Pages of 32, so a log written before it was bounded
+# by bytes is never read whole.
+READ_TAIL = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local budget, most = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out, used, top = {}, 0, '+'
+while #out < most do
+  local page = redis.call('XREVRANGE', KEYS[2], top, '-', 'COUNT', 32)
+  if #page == 0 then break end
+  for _, entry in ipairs(page) do
+    local size = #entry[2][2]
+    if used + size > budget or #out >= most then return {last, out} end
+    used = used + size
+    out[#out + 1] = entry
+  end
+  top = '(' .. page[#page][1]
+end
+return {last, out}
+"""
 
-def configure(script: str, *, record_ttl_s: int, log_maxlen: int, session_ttl_s: int) -> str:
+
+def configure(
+    script: str, *, record_ttl_s: int, log_maxlen: int, log_maxbytes: int, session_ttl_s: int
+) -> str:
     """A script with the Storage's constants written in (fewer arguments on every call)."""
     for name, value in (
         ("__RECORD_TTL__", record_ttl_s),
         ("__LOG_MAXLEN__", log_maxlen),
+        ("__LOG_MAXBYTES__", log_maxbytes),
         ("__SESSION_TTL__", session_ttl_s),
     ):
         script = script.replace(name, str(int(value)))

@@ -20,6 +20,7 @@ from tpr_ws.registry.scripts import (
     APPEND,
     COMMIT,
     READ_LOG,
+    READ_TAIL,
     RELEASE,
     RENEW,
     configure,
@@ -27,6 +28,7 @@ from tpr_ws.registry.scripts import (
 
 MESSAGE_RECORD_TTL_S = 24 * 3600
 SESSION_TTL_S = 30 * 24 * 3600  # an idle session (state, log, epoch) expires after this
+LOG_MAX_BYTES = 256 * 1024  # event bodies a session's log keeps (the oldest go first)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Storage:
         *,
         prefix: str = DEFAULT_PREFIX,
         log_max_events: int = 2000,
+        log_max_bytes: int = LOG_MAX_BYTES,
         session_ttl_s: int = SESSION_TTL_S,
     ) -> None:
         if isinstance(redis, RedisCluster):
@@ -118,6 +121,7 @@ class Storage:
         self.redis = redis
         self.prefix = prefix
         self.log_max_events = log_max_events
+        self.log_max_bytes = log_max_bytes
         self.session_ttl_s = session_ttl_s
         self.keys = KeySpace(prefix)
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
@@ -126,12 +130,14 @@ class Storage:
         constants = {
             "record_ttl_s": MESSAGE_RECORD_TTL_S,
             "log_maxlen": log_max_events,
+            "log_maxbytes": log_max_bytes,
             "session_ttl_s": session_ttl_s,
         }
         self._commit = Script(redis, configure(COMMIT, **constants))
         self._release = Script(redis, RELEASE)
         self._append = Script(redis, configure(APPEND, **constants))
         self._read_log = Script(redis, READ_LOG)
+        self._read_tail = Script(redis, READ_TAIL)
 
     async def initialize(self) -> None:
         """Connect once before concurrent use (a cluster client loads its slot map here:
@@ -217,6 +223,7 @@ class Storage:
                 k.waiters,
                 k.log,
                 k.seq,
+                k.log_bytes,
             ],
             args=[
                 token,
@@ -266,7 +273,7 @@ class Storage:
             return []
         k = self._keys(sid)
         reply = await self._append(
-            keys=[k.log, k.seq],
+            keys=[k.log, k.seq, k.log_bytes],
             args=_event_bodies(events),
         )
         first = _int(reply[0])
@@ -289,6 +296,21 @@ class Storage:
             return LogRead([], last, gap=True)
         events = [orjson.loads(_field(fields)) for _, fields in entries]
         return LogRead(events, last, gap=False)
+
+    async def read_tail(self, sid: str, max_bytes: int, limit: int = 1000) -> LogRead:
+        """The newest events whose bodies fit in ``max_bytes`` (at most ``limit``), oldest
+        first: a bounded snapshot for a resync. ``gap`` is True when older events exist that
+        it leaves out (or were trimmed)."""
+        k = self._keys(sid)
+        reply = await self._read_tail(keys=[k.seq, k.log], args=[max_bytes, limit])
+        last = _int(reply[0])
+        events = [orjson.loads(_field(fields)) for _, fields in reversed(reply[1])]
+        first = int(events[0]["seq"]) if events else last + 1
+        return LogRead(events, last, gap=first > 1)
+
+    async def log_bytes(self, sid: str) -> int:
+        """Bytes of event bodies the session's log holds (as counted by the append script)."""
+        return _int(await self.redis.get(self._keys(sid).log_bytes))
 
     async def last_seq(self, sid: str) -> int:
         """The last sequence number handed out in this session (0 if none)."""
@@ -315,6 +337,24 @@ class Storage:
     async def get_blob_meta(self, key: str) -> bytes | None:
         """A blob's metadata, or None."""
         return _bytes(await self.redis.get(self.keys.blob_meta(key)))
+
+    # -- result objects ----------------------------------------------------------------------
+
+    async def put_result(self, key: str, data: bytes, ttl_s: int) -> bytes:
+        """Store an immutable result object unless one is stored under ``key`` already;
+        returns the stored bytes (the first writer's: a key never changes its bytes)."""
+        name = self.keys.result(key)
+        if await self.redis.set(name, data, ex=ttl_s, nx=True):
+            return data
+        stored = _bytes(await self.redis.getex(name, ex=ttl_s))
+        if stored is None:  # expired between the two calls: store ours
+            await self.redis.set(name, data, ex=ttl_s)
+            return data
+        return stored
+
+    async def get_result(self, key: str, ttl_s: int) -> bytes | None:
+        """A result object (its TTL renewed: a used analysis stays), or None if gone."""
+        return _bytes(await self.redis.getex(self.keys.result(key), ex=ttl_s))
 
 
 def _field(fields: Any) -> bytes:

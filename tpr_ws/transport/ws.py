@@ -46,6 +46,7 @@ MAX_TEXT_CHARS = 2000
 MAX_LABEL_CHARS = 200
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_UNKNOWN_SESSION = 4404
+REPLAY_PAGE = 64  # events read from the log per round trip while replaying
 
 
 class _Bucket:
@@ -241,7 +242,7 @@ class Connection:
         if force_read or self._must_read or not contiguous:
             self._must_read = False
             while True:
-                read = await self.storage.read_log(self.sid, self.cursor)
+                read = await self.storage.read_log(self.sid, self.cursor, limit=REPLAY_PAGE)
                 if read.gap:
                     await self._resync()
                     return
@@ -253,9 +254,13 @@ class Connection:
             await self._send_event(event)
 
     async def _resync(self) -> None:
+        """One frame with the newest events that fit in the log's byte bound (so a hello after
+        a long absence never pulls a whole log into one frame)."""
         assert self.sid is not None
         self.metrics.replays.labels("resync").inc()
-        read = await self.storage.read_log(self.sid, 0, limit=self.settings.log_max_events)
+        read = await self.storage.read_tail(
+            self.sid, self.settings.log_max_bytes, limit=self.settings.log_max_events
+        )
         events = [{"type": "event", **e} for e in read.events]
         await self._send({"type": "resync", "events": events, "last_seq": read.last_seq})
         self.cursor = read.last_seq
