@@ -1,12 +1,25 @@
-"""Chat turns through real WebSockets: 100 simulated users doing the conversation, against
-gunicorn with 1, 2 and 4 aiohttp workers, plus Redis commands per turn.
+"""Chat turns through real WebSockets: the product against two small baseline servers, same
+run, same load, same gunicorn worker count, one Redis (embedded).
 
-    python bench/chat.py [--users 100] [--rounds 2] [--workers 1,2,4]
+    nice -n -5 python bench/chat.py [--users 100] [--turns 20] [--workers 4] [--repeat 5]
+                                    [--hot 20] [--storms 1000,5000] [--loads users,hot,storm]
 
-Every user: create a session, connect, use the sample data, pick a state, a level and an age
-group, then change the age group and the level (recomputed results), ask for status, and
-reconnect between steps to a fresh socket (the server may be any worker). A turn's latency is
-the time from sending `say` to receiving its `ack`.
+Servers (all `gunicorn -k aiohttp.GunicornWebWorker`, bench/baselines/server.py for the two
+baselines, which run the product's workflow step too):
+- product: tpr_ws as `tpr-ws serve` runs it (Prometheus multiprocess directory set);
+- unsafe: GET state, step, SET state; no lock (concurrent turns of a session lose updates);
+- lock: the same inside redis-py's `Lock` (SET NX + polling while busy).
+
+Loads (medians of `--repeat` runs; servers interleaved in every run):
+- users: N users, one session and one socket each, `--turns` says each in a closed loop
+  (texts that keep the conversation at its first stage: no dataset, no TPR);
+- hot: `--hot` sockets on one session in a closed loop; per-socket turn counts = fairness;
+- storm: N sockets opening at once, hello with an up-to-date last_seq, time to welcome.
+
+Printed per server: msg/s, latency p50/p99/max (say -> ack and bot reply), server CPU per
+message (utime+stime of the gunicorn workers from /proc/<pid>/stat, timed phase only), Redis
+commands per message (INFO commandstats, commands run inside scripts included), Redis CPU per
+message, lost/duplicated/errors; then the product's ratios to each baseline.
 """
 
 from __future__ import annotations
@@ -14,171 +27,292 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-
-import aiohttp
-import orjson
-import redis
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import redis
+
+from bench import loads
 from tpr_ws.embedded import EmbeddedRedis, free_port
 
-# Users vary their choices (state, level, age group), so the workers compute several results.
-STATES, LEVELS, AGES = ("1", "2"), ("all", "primary"), ("under 5", "5 and over", "all ages")
+KINDS = ("product", "unsafe", "lock")
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def script_for(user: int) -> list[str]:
-    state, level = STATES[user % 2], LEVELS[(user // 2) % 2]
-    age = AGES[(user // 4) % 3]
-    return ["sample", state, level, age, "pregnant women", "all levels", "status"]
+class Server:
+    """One gunicorn instance of a kind, on its own loopback port."""
 
+    def __init__(self, kind: str, redis_url: str, workers: int, log_dir: Path) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        if kind == "product":
+            env.update(
+                REDIS_URL=redis_url,
+                TPR_WS_SECRET="bench-secret-" + "x" * 24,
+                TPR_WS_PORT=str(self.port),
+                TPR_WS_WORKERS=str(workers),
+                # the bench is one client address sending as fast as it can
+                TPR_WS_RATE_LIMIT_MESSAGES="1000000",
+                TPR_WS_MAX_SOCKETS_PER_ADDRESS="100000",
+                TPR_WS_MAX_SESSIONS_PER_ADDRESS="100000",
+                TPR_WS_SESSION_RATE_LIMIT_MESSAGES="1000000",
+                TPR_WS_ADDRESS_RATE_LIMIT_MESSAGES="1000000",
+                PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=log_dir, prefix="metrics-"),
+            )
+            conf = ["-c", str(REPO / "deploy" / "gunicorn.conf.py"), "tpr_ws.app:create_app"]
+        else:
+            env.update(BENCH_REDIS_URL=redis_url, BENCH_LOCK="1" if kind == "lock" else "0")
+            conf = [
+                "-w",
+                str(workers),
+                "-k",
+                "aiohttp.GunicornWebWorker",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "bench.baselines.server:create_app",
+            ]
+        self.log_path = log_dir / f"{kind}.log"
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", *conf],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
 
-def _commands(client: redis.Redis) -> tuple[int, int]:
-    """(all commands, script calls). INFO commandstats also counts the commands a script runs
-    inside the server, so script calls are the closer measure of round trips."""
-    stats = client.info("commandstats")
-    total = sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
-    scripts = sum(
-        int(v["calls"])
-        for k, v in stats.items()
-        if k in ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_fcall")
-    )
-    return total, scripts
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.kind} did not become ready")
 
+    def pids(self) -> list[int]:
+        """The gunicorn master's descendants (its workers, and their pool processes)."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        out, todo = [], [self.proc.pid]
+        while todo:
+            kids = children.get(todo.pop(), [])
+            out += kids
+            todo += kids
+        return out
 
-async def _user(
-    http: aiohttp.ClientSession, base: str, latencies: list[float], user: int = 0
-) -> int:
-    async with http.post(base + "/api/sessions") as r:
-        body = await r.json()
-    sid, token = body["session_id"], body["token"]
-    turns = 0
-    ws = await http.ws_connect(base.replace("http", "ws") + "/ws")
-    await ws.send_str(
-        orjson.dumps({"type": "hello", "session_id": sid, "token": token, "last_seq": 0}).decode()
-    )
-    for text in script_for(user):
-        mid = uuid.uuid4().hex
-        started = time.perf_counter()
-        await ws.send_str(orjson.dumps({"type": "say", "id": mid, "text": text}).decode())
-        while True:
-            frame = orjson.loads((await ws.receive()).data)
-            if frame["type"] == "ack" and frame["id"] == mid:
-                latencies.append(time.perf_counter() - started)
-                turns += 1
-                break
-            if frame["type"] == "error":
-                raise RuntimeError(frame)
-    await ws.close()
-    return turns
+    def cpu_s(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / _TICK
 
+    def errors_logged(self) -> int:
+        return self.log_path.read_text(errors="replace").count("Traceback")
 
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not become ready")
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
-async def _load(base: str, users: int) -> tuple[int, float, list[float]]:
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        # warm-up: the first sample upload parses in the pool; later ones hit the blob cache
-        await _user(http, base, [])
-        started = time.perf_counter()
-        counts = await asyncio.gather(*(_user(http, base, latencies, i) for i in range(users)))
-        elapsed = time.perf_counter() - started
-    return sum(counts), elapsed, latencies
+class Counters:
+    """Server CPU, Redis commands and Redis CPU around a timed phase."""
+
+    def __init__(self, server: Server, client: redis.Redis) -> None:
+        self.server, self.client = server, client
+        self.start: tuple[float, int, float] = (0.0, 0, 0.0)
+        self.delta: tuple[float, int, float] = (0.0, 0, 0.0)
+
+    def _read(self) -> tuple[float, int, float]:
+        stats = self.client.info("commandstats")
+        calls = sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
+        cpu = self.client.info("cpu")
+        rcpu = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+        return self.server.cpu_s(), calls, rcpu
+
+    def marks(self) -> loads.Marks:
+        def begin() -> None:
+            self.start = self._read()
+
+        def end() -> None:
+            now = self._read()
+            self.delta = (
+                now[0] - self.start[0],
+                now[1] - self.start[1] - 2,
+                now[2] - self.start[2],
+            )
+
+        return begin, end
 
 
-def run_case(redis_url: str, workers: int, users: int) -> dict[str, float]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "TPR_WS_SECRET": secrets.token_urlsafe(24),
-        "TPR_WS_PORT": str(port),
-        "TPR_WS_WORKERS": str(workers),
-        "TPR_WS_RATE_LIMIT_MESSAGES": "1000",
-    }
-    conf = REPO / "deploy" / "gunicorn.conf.py"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(conf), "tpr_ws.app:create_app"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(base)
-            client = redis.Redis.from_url(redis_url)
-            before = _commands(client)
-            turns, elapsed, lat = asyncio.run(_load(base, users))
-            after = _commands(client)
-            client.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    lat.sort()
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+def figures(out: loads.Outcome, counters: Counters) -> dict[str, float]:
+    n = max(out.done, 1)
+    fair = 0.0
+    if out.per_client and sum(out.per_client):
+        mean = statistics.mean(out.per_client)
+        fair = max(abs(c - mean) for c in out.per_client) / mean * 100
     return {
-        "workers": workers,
-        "turns": turns,
-        "turns_s": turns / elapsed,
-        "p50_ms": statistics.median(lat) * 1000,
-        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
-        "cmds_per_turn": (after[0] - before[0]) / max(turns, 1),
-        "scripts_per_turn": (after[1] - before[1]) / max(turns, 1),
+        "rate": out.done / out.seconds if out.seconds else 0.0,
+        "p50": _pct(out.latencies, 0.5),
+        "p99": _pct(out.latencies, 0.99),
+        "max": _pct(out.latencies, 1.0),
+        "cpu_ms": counters.delta[0] * 1000 / n,
+        "cmds": counters.delta[1] / n,
+        "rcpu_ms": counters.delta[2] * 1000 / n,
+        "lost": out.lost,
+        "dup": out.duplicated,
+        "errors": out.errors,
+        "fair": fair,
     }
+
+
+def median_rows(runs: list[dict[str, float]]) -> dict[str, float]:
+    keys = runs[0].keys()
+    agg = {k: statistics.median(r[k] for r in runs) for k in keys}
+    for k in ("lost", "dup", "errors"):  # never hide a failure behind a median
+        agg[k] = max(r[k] for r in runs)
+    return agg
+
+
+def print_table(title: str, rows: dict[str, dict[str, float]], unit: str = "msg") -> None:
+    print(f"\n{title}")
+    print(
+        f"{'server':>8} {unit + '/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'CPU ms/' + unit:>11} {'cmds/' + unit:>9} {'Redis ms/' + unit:>13} "
+        f"{'lost':>5} {'dup':>4} {'err':>4} {'fair%':>6}"
+    )
+    for kind, r in rows.items():
+        print(
+            f"{kind:>8} {r['rate']:>8.0f} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
+            f"{r['cpu_ms']:>11.3f} {r['cmds']:>9.1f} {r['rcpu_ms']:>13.3f} "
+            f"{r['lost']:>5.0f} {r['dup']:>4.0f} {r['errors']:>4.0f} {r['fair']:>6.1f}"
+        )
+    product = rows.get("product")
+    for kind in ("unsafe", "lock"):
+        base = rows.get(kind)
+        if product and base and base["rate"] and base["p99"] and base["cpu_ms"]:
+            print(
+                f"  product / {kind}: {unit}/s x{product['rate'] / base['rate']:.2f}, "
+                f"p99 x{product['p99'] / base['p99']:.2f}, "
+                f"CPU/{unit} x{product['cpu_ms'] / base['cpu_ms']:.2f}"
+            )
+
+
+def run_load(
+    servers: dict[str, Server],
+    client: redis.Redis,
+    repeat: int,
+    load: Callable[[str, loads.Marks], Any],
+) -> dict[str, dict[str, float]]:
+    """`repeat` runs of one load, every server once per run, in turn; medians per server."""
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
+    for _ in range(repeat):
+        for kind, server in servers.items():
+            counters = Counters(server, client)
+            out = asyncio.run(load(server.base, counters.marks()))
+            runs[kind].append(figures(out, counters))
+    return {k: median_rows(v) for k, v in runs.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--workers", default="1,2,4")
-    args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedRedis(data_dir=Path(tmp), appendonly=False) as server,
-    ):
-        rows = [run_case(server.url, int(n), args.users) for n in args.workers.split(",")]
-    base = rows[0]["turns_s"]
-    print(
-        f"\n{args.users} users x 7 turns each (the conversation, not echo): sample data, a "
-        "state, a level, an age group, two changed choices, status"
-    )
-    print(
-        f"{'workers':>7} {'turns':>6} {'turns/s':>8} {'vs 1':>5} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'scripts/turn':>12} {'cmds/turn*':>10}"
-    )
-    for r in rows:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, default=100)
+    p.add_argument("--turns", type=int, default=20)
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--hot", type=int, default=20, help="sockets on the hot session")
+    p.add_argument("--storms", default="1000,5000")
+    p.add_argument("--loads", default="users,hot,storm")
+    p.add_argument("--servers", default=",".join(KINDS))
+    args = p.parse_args()
+    chosen = args.loads.split(",")
+    try:
+        import uvloop  # the client's own overhead is smaller on it, if installed
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chat-")))
+        server = stack.enter_context(EmbeddedRedis(data_dir=tmp / "redis", appendonly=False))
+        client = redis.Redis.from_url(server.url)
+        servers = {k: Server(k, server.url, args.workers, tmp) for k in args.servers.split(",")}
+        for s in servers.values():
+            stack.callback(s.stop)
+        for s in servers.values():
+            s.wait_ready()
         print(
-            f"{r['workers']:>7} {r['turns']:>6} {r['turns_s']:>8.1f} {r['turns_s'] / base:>5.2f} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['scripts_per_turn']:>12.2f} "
-            f"{r['cmds_per_turn']:>10.2f}"
+            f"{args.workers} gunicorn workers per server, one embedded Redis; "
+            f"{os.cpu_count()} cores shared by client, Redis and servers; "
+            f"load average before: {os.getloadavg()[0]:.2f}; medians of {args.repeat} runs"
         )
-    print("Every user loads the sample data, so equal choices share each worker's result cache.")
-    print(
-        "* every Redis command, including those run inside the Lua scripts, and the per-user "
-        "session creation, hello/replay and fan-out subscription, divided by turns"
-    )
-    print(f"(machine: {os.cpu_count()} cores; client, Redis and workers share them)")
+        if "users" in chosen:
+            rows = run_load(
+                servers, client, args.repeat, lambda b, m: loads.users(b, args.users, args.turns, m)
+            )
+            print_table(
+                f"users: {args.users} users x {args.turns} says, one socket each, closed loop", rows
+            )
+        if "hot" in chosen:
+            rows = run_load(
+                servers, client, args.repeat, lambda b, m: loads.hot(b, args.hot, 20, m)
+            )
+            print_table(
+                f"hot session: {args.hot} sockets on one session, closed loop, "
+                f"{args.hot * 20} turns; fair% = worst socket's distance from the "
+                "mean count",
+                rows,
+            )
+        if "storm" in chosen:
+            for n in (int(x) for x in args.storms.split(",") if x):
+                rows = run_load(
+                    servers, client, args.repeat, lambda b, m, n=n: loads.storm(b, n, m)
+                )
+                print_table(
+                    f"reconnect storm: {n} sockets at once, hello (up to date) -> "
+                    "welcome; latency = storm start -> welcome",
+                    rows,
+                    unit="sock",
+                )
+        print(
+            "\nTracebacks in server logs: "
+            + ", ".join(f"{k} {s.errors_logged()}" for k, s in servers.items())
+        )
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Small servers that bench/chat.py measures the product against (same load, same Redis)."""
