@@ -193,3 +193,18 @@ def test_sample_cli_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert "rows" in capsys.readouterr().out
     assert sample_main(["--defects", "gremlins", "-o", str(target)]) == 2
+
+
+def test_defect_odd_name_starts() -> None:
+    made = generate("B", "tiny", seed=5, fmt="csv", defects=frozenset({"odd_name_starts"}))
+    wards = {r[3] for r in csv_rows(made.data)[1:]}
+    lgas = {r[2] for r in csv_rows(made.data)[1:]}
+    for code in ("ad", "kn"):
+        assert any(w.startswith(f"{code} 'Yan ") for w in wards)
+        assert any(w.startswith(f"{code} #1 ") for w in wards)
+        assert any(w[3].islower() for w in wards if w.startswith(f"{code} "))
+        assert any(w[3].islower() for w in lgas if w.startswith(f"{code} "))
+    assert any(w.endswith("0 Ward") for w in wards)  # "...na" written "...0", as DHIS2 does
+    truth_wards = set(made.truth[schema.WARD])
+    assert any(w.startswith("'Yan ") for w in truth_wards)
+    assert any(w.endswith("na") for w in truth_wards)

@@ -62,31 +62,41 @@ def test_header_row_is_the_one_with_the_indicator_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "role", "clean"),
+    ("raw", "role", "prefix", "clean"),
     [
-        ("ad Adamawa State", "state", "Adamawa"),
-        ("ad Yola North Local Government Area", "lga", "Yola North"),
-        ("ad Karewa Ward", "ward", "Karewa"),
-        ("ad Gwa0be Ward", "ward", "Gwanabe"),
-        ("ad Primary Health Centre Bako", "facility", "Primary Health Centre Bako"),
-        ("fc Federal Capital Territory", "state", "FCT"),
-        ("F.C.T", "state", "FCT"),
-        ("  Mubi   South  ", "lga", "Mubi South"),
-        ("Ward 10", "ward", "Ward 10"),
-        ("Ward", "ward", "Ward"),
+        ("ad Adamawa State", "state", "ad", "Adamawa"),
+        ("ad Yola North Local Government Area", "lga", "ad", "Yola North"),
+        ("ad Karewa Ward", "ward", "ad", "Karewa"),
+        ("ad Gwa0be Ward", "ward", "ad", "Gwanabe"),
+        ("kw Igbon0 Ward", "ward", "kw", "Igbonna"),
+        ("kw Igbon0", "lga", "kw", "Igbonna"),
+        ("ad Primary Health Centre Bako", "facility", "ad", "Primary Health Centre Bako"),
+        ("fc Federal Capital Territory", "state", "fc", "FCT"),
+        ("F.C.T", "state", "", "FCT"),
+        ("  Mubi   South  ", "lga", "", "Mubi South"),
+        ("Ward 10", "ward", "", "Ward 10"),
+        ("Ward", "ward", "", "Ward"),
+        # The learnt code goes whatever follows it; nothing else is taken for a code.
+        ("kn 'Yan Kaba Ward", "ward", "kn", "'Yan Kaba"),
+        ("ad mbamba Ward", "ward", "ad", "mbamba"),
+        ("ad #1 Karewa Ward", "ward", "ad", "#1 Karewa"),
+        ("ad  (Old) Garki Ward", "ward", "ad", "(Old) Garki"),
+        ("de Gaulle Ward", "ward", "", "de Gaulle"),
+        ("de Gaulle Ward", "ward", "ad", "de Gaulle"),
+        ("Lamurde Ward (Lamurde)", "ward", "ad", "Lamurde Ward (Lamurde)"),
     ],
 )
-def test_names_are_cleaned(raw: str, role: str, clean: str) -> None:
-    assert clean_name(raw, role) == clean
+def test_names_are_cleaned(raw: str, role: str, prefix: str, clean: str) -> None:
+    assert clean_name(raw, role, prefix) == clean
 
 
-names = st.text(alphabet=st.sampled_from("adkoGWn0 .-StateLgWrd"), max_size=30)
+names = st.text(alphabet=st.sampled_from("adkoGWn0 .-'#StateLgWrd"), max_size=30)
 
 
-@given(names, st.sampled_from(ROLES))
-def test_name_cleaning_is_idempotent(raw: str, role: str) -> None:
-    once = clean_name(raw, role)
-    assert clean_name(once, role) == once
+@given(names, st.sampled_from(ROLES), st.sampled_from(["", "ad", "kn"]))
+def test_name_cleaning_is_idempotent(raw: str, role: str, prefix: str) -> None:
+    once = clean_name(raw, role, prefix)
+    assert clean_name(once, role, prefix) == once
 
 
 @given(st.integers(min_value=-(10**6), max_value=10**9), st.sampled_from(["{}", " {} ", "{:,}"]))

@@ -13,8 +13,6 @@ from typing import Final
 from tpr_ws.domain.schema import FacilityLevel
 
 _SPACES: Final = re.compile(r"\s+")
-# DHIS2 prefixes values with the state's two-letter code in lower case: "ad Adamawa State".
-_STATE_PREFIX: Final = re.compile(r"^[a-z]{2}\s+(?=[A-Z0-9(])")
 # DHIS2 corrupts "na" to "0"; a 0 between letters (or ending a word after a lower-case letter)
 # cannot be a real digit in a Nigerian place name.
 _ZERO_BETWEEN: Final = re.compile(r"(?<=[A-Za-z])0(?=[a-z])|(?<=[a-z])0(?![A-Za-z0-9])")
@@ -29,23 +27,27 @@ _TOTAL: Final = re.compile(r"^(grand\s+)?totals?:?$", re.IGNORECASE)
 _MAX_PASSES: Final = 5
 
 
-def clean_name(value: str, role: str) -> str:
-    """A place or facility name without prefix, type suffix or DHIS2 corruption.
+def clean_name(value: str, role: str, prefix: str = "") -> str:
+    """A place or facility name without its state's prefix, type suffix or DHIS2 corruption.
 
-    `role` is "state", "lga", "ward" or "facility". Idempotent: cleaning twice changes nothing.
+    `role` is "state", "lga", "ward" or "facility"; `prefix` is the state's DHIS2 code as learnt
+    from the file (`prefixes.learn_prefixes`), "" when its values carry none. Exactly that code
+    and its space go, whatever follows (`kn 'Yan Kaba Ward` -> `'Yan Kaba`); nothing is guessed
+    from the case of the next letter. Idempotent: cleaning twice changes nothing.
     """
     text = value
     for _ in range(_MAX_PASSES):  # to a fixed point, so stacked prefixes/suffixes all go
-        cleaned = _clean_once(text, role)
+        cleaned = _clean_once(text, role, f"{prefix} " if prefix else "")
         if cleaned == text:
             break
         text = cleaned
     return text
 
 
-def _clean_once(value: str, role: str) -> str:
+def _clean_once(value: str, role: str, prefix: str) -> str:
     text = _SPACES.sub(" ", value).strip()
-    text = _STATE_PREFIX.sub("", text)
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix) :].strip()
     text = _ZERO_BETWEEN.sub("na", text)
     suffix = _SUFFIXES.get(role)
     if suffix is not None:

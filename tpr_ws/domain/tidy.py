@@ -31,10 +31,23 @@ def map_distinct(values: pd.Series, func: Callable[[object], object]) -> np.ndar
     return mapped[codes]
 
 
-def clean_names(text: pd.Series, role: str) -> pd.Series:
-    """Cleaned place or facility names (see `names.clean_name`)."""
-    cleaned = map_distinct(text, lambda v: names.clean_name(str(v), role))
-    return pd.Series(cleaned, index=text.index, dtype="str")
+def clean_names(text: pd.Series, role: str, prefix: pd.Series) -> pd.Series:
+    """Cleaned place or facility names (see `names.clean_name`); `prefix` is each row's state
+    code. The cleaning runs once per distinct (code, name) pair."""
+    prefix_codes, prefixes = pd.factorize(prefix)
+    text_codes, texts = pd.factorize(text)
+    code_of, text_of = list(prefixes.astype(str)), list(texts.astype(str))
+    width = len(text_of) + 1
+    pair_codes, pairs = pd.factorize(prefix_codes.astype(np.int64) * width + text_codes)
+    cleaned = np.array(
+        [
+            names.clean_name(text_of[p % width], role, code_of[p // width])
+            if p % width < len(text_of) else ""
+            for p in pairs.tolist()
+        ],
+        dtype=object,
+    )  # fmt: skip
+    return pd.Series(cleaned[pair_codes], index=text.index, dtype="str")
 
 
 @dataclass(frozen=True)

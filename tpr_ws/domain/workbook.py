@@ -15,6 +15,7 @@ import pandas as pd
 from tpr_ws.domain import schema, tidy
 from tpr_ws.domain.headers import HeaderMap, find_header_row
 from tpr_ws.domain.ingest_report import IngestReport, completeness, layout_of
+from tpr_ws.domain.prefixes import learn_prefixes
 from tpr_ws.domain.problems import header_problems, missing_method_warnings
 from tpr_ws.domain.safety import detect_format
 from tpr_ws.domain.sheets import Book, open_book
@@ -195,7 +196,8 @@ def _identity_frame(
     geo: pd.DataFrame, level_cells: pd.Series | None, warnings: list[str]
 ) -> pd.DataFrame:
     """Cleaned state/LGA/ward/facility names and facility levels."""
-    frame = pd.DataFrame({role: tidy.clean_names(geo[role], role) for role in _GEOGRAPHY})
+    prefix = learn_prefixes(geo)
+    frame = pd.DataFrame({role: tidy.clean_names(geo[role], role, prefix) for role in _GEOGRAPHY})
     level_text = None if level_cells is None else tidy.text_column(level_cells)
     levels = tidy.facility_levels(level_text, frame[schema.FACILITY])
     if level_text is not None and levels.from_name:

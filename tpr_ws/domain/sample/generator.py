@@ -13,6 +13,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from tpr_ws.domain import schema
 from tpr_ws.domain.sample.files import write_csv, write_xlsx
 from tpr_ws.domain.sample.geo import Sizes, build_facilities
 from tpr_ws.domain.sample.layout import LAYOUTS, render
@@ -70,6 +71,7 @@ class Defects:
     unknown_wards: bool = False
     repeated_ward_names: bool = False
     level_spellings: bool = False
+    odd_name_starts: bool = False
 
     @classmethod
     def of(
@@ -128,6 +130,31 @@ def _geography_defects(
         for _i, target in picks.iterrows():
             hit = (out["state"] == target["state"]) & (out["lga"] == target["lga"])
             out.loc[hit & (out["ward"] == target["ward"]), "ward"] = "Unknown"
+    if defects.odd_name_starts:
+        out = _odd_name_starts(out)
+    return out
+
+
+def _odd_ward(name: str, k: int) -> str:
+    """The k-th odd form of a ward name: `'Yan Kaba`, `mbamba`, `#1 Gwale`, or a name ending
+    in "na" (which DHIS2 writes `...0`)."""
+    return (f"'Yan {name}", name[0].lower() + name[1:], f"#1 {name}", f"{name}na")[k]
+
+
+def _odd_name_starts(facilities: pd.DataFrame) -> pd.DataFrame:
+    """Per state: wards starting with an apostrophe, a lower-case letter or a symbol, a ward
+    ending in "na", an LGA and a facility starting lower-case (DHIS2 prefixes them all)."""
+    out = facilities.copy()
+    for state, group in out.groupby("state", sort=False):
+        wards = group[group["ward"] != "Unknown"][["lga", "ward"]].drop_duplicates()
+        for k, (lga, ward) in enumerate(wards.iloc[1:5].to_numpy().tolist()):
+            hit = (out["state"] == state) & (out["lga"] == lga) & (out["ward"] == ward)
+            out.loc[hit, "ward"] = _odd_ward(str(ward), k)
+        lga = str(group["lga"].iloc[-1])
+        out.loc[(out["state"] == state) & (out["lga"] == lga), "lga"] = lga[0].lower() + lga[1:]
+        first = group.index[0]
+        name = str(out.loc[first, schema.FACILITY])
+        out.loc[first, schema.FACILITY] = name[0].lower() + name[1:]
     return out
 
 

@@ -38,19 +38,27 @@ class Sheet:
         return len(self.columns[0]) if self.columns else 0
 
 
-def _prefixed(truth: pd.DataFrame, what: str) -> np.ndarray:
-    """DHIS2 org-unit names: `ad Adamawa State`, `ad Yola North Local Government Area`, ..."""
+def _prefixed(truth: pd.DataFrame, what: str, corrupt_na: bool = False) -> np.ndarray:
+    """DHIS2 org-unit names: `ad Adamawa State`, `ad Yola North Local Government Area`, ...
+    With `corrupt_na`, LGA and ward names have "na" after a letter written "0" (`Gwa0be`)."""
     prefix = truth[schema.STATE].map(_PREFIX).astype(object)
     if what == "state":
         values = prefix + " " + truth[schema.STATE].map(_RAW_STATE).astype(object)
     elif what == "lga":
-        values = prefix + " " + truth[schema.LGA].astype(object) + " Local Government Area"
+        values = prefix + " " + _na(truth[schema.LGA], corrupt_na) + " Local Government Area"
     elif what == "ward":
         ward = truth[schema.WARD].astype(object)
-        values = (prefix + " " + ward + " Ward").where(ward != "Unknown", "Unknown")
+        named = prefix + " " + _na(ward, corrupt_na) + " Ward"
+        values = named.where(ward != "Unknown", "Unknown")
     else:
         values = prefix + " " + truth[schema.FACILITY].astype(object)
     return np.asarray(values.to_numpy(), dtype=object)
+
+
+def _na(names: pd.Series, corrupt: bool) -> pd.Series:
+    """Names with DHIS2's "na" -> "0" corruption (only after a letter), if asked."""
+    names = names.astype(object)
+    return names.str.replace(r"(?<=[A-Za-z])na", "0", regex=True) if corrupt else names
 
 
 def _period_names(periods: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -71,16 +79,22 @@ def _levels(truth: pd.DataFrame, rng: np.random.Generator, spellings: bool) -> n
     return out
 
 
-def _identity(layout: str, truth: pd.DataFrame, levels: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _identity(
+    layout: str, truth: pd.DataFrame, levels: np.ndarray, corrupt_na: bool = False
+) -> list[tuple[str, np.ndarray]]:
     """The geography, facility and period columns of a layout, in the layout's order."""
     periods = truth[schema.PERIOD]
+
+    def dhis2(what: str) -> np.ndarray:
+        return _prefixed(truth, what, corrupt_na)
+
     if layout == "D":
         years = periods.astype(int).to_numpy().astype(object)
         return [
-            ("orgunitlevel2", _prefixed(truth, "state")),
-            ("orgunitlevel3", _prefixed(truth, "lga")),
-            ("Ward", _prefixed(truth, "ward")),
-            ("organisationunit0me", _prefixed(truth, "facility")),
+            ("orgunitlevel2", dhis2("state")),
+            ("orgunitlevel3", dhis2("lga")),
+            ("Ward", dhis2("ward")),
+            ("organisationunit0me", dhis2("facility")),
             ("Facility level", levels),
             ("period0me", years),
         ]
@@ -88,18 +102,18 @@ def _identity(layout: str, truth: pd.DataFrame, levels: np.ndarray) -> list[tupl
     if layout == "A":
         ownership = np.where(np.arange(len(truth)) % 7 == 3, "Private", "Public").astype(object)
         return [
-            ("State", _prefixed(truth, "state")), ("LGA", _prefixed(truth, "lga")),
-            ("Ward", _prefixed(truth, "ward")), ("Health Faccility", _prefixed(truth, "facility")),
+            ("State", dhis2("state")), ("LGA", dhis2("lga")),
+            ("Ward", dhis2("ward")), ("Health Faccility", dhis2("facility")),
             ("level", levels), ("ownership", ownership),
             ("periodname", names), ("periodcode", codes),
         ]  # fmt: skip
     if layout == "B":
         return [
             ("orgunitlevel1", np.full(len(truth), "ng Federal Government", dtype=object)),
-            ("orgunitlevel2", _prefixed(truth, "state")),
-            ("orgunitlevel3", _prefixed(truth, "lga")),
-            ("orgunitlevel4", _prefixed(truth, "ward")),
-            ("orgunitlevel5", _prefixed(truth, "facility")),
+            ("orgunitlevel2", dhis2("state")),
+            ("orgunitlevel3", dhis2("lga")),
+            ("orgunitlevel4", dhis2("ward")),
+            ("orgunitlevel5", dhis2("facility")),
             ("periodname", names), ("periodcode", codes),
         ]  # fmt: skip
     state = truth[schema.STATE].replace({"FCT": "Federal Capital Territory"})
@@ -180,7 +194,8 @@ def render(
     """The worksheets of a file in `layout` holding `truth`, with `defects` applied."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
-    ident = _identity(layout, truth, _levels(truth, rng, "level_spellings" in defects))
+    levels = _levels(truth, rng, "level_spellings" in defects)
+    ident = _identity(layout, truth, levels, corrupt_na="odd_name_starts" in defects)
     counts = _counts(truth, rng, defects)
     extra: list[tuple[str, np.ndarray]] = []
     if layout == "A":
