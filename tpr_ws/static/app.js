@@ -6,6 +6,7 @@ import { Connection } from "./js/connection.js";
 import { ChatView } from "./js/chat.js";
 import { createSession, uploadFile, downloadLinks } from "./js/api.js";
 import { StageSteps } from "./js/steps.js";
+import { Outbox } from "./js/outbox.js";
 import { UploadPanel } from "./js/upload.js";
 
 const STORE_KEY = "tpr_ws.session.v1";
@@ -31,7 +32,6 @@ const app = {
   session: null,
   lastSeq: 0,
   stage: null,
-  outbox: [], // {id, text, acked, ackSeq, failed, retryTimer}
   seenReplies: new Set(),
   catchUpTo: null,
   catchUpTimer: null,
@@ -44,7 +44,7 @@ function persist() {
   if (!app.session) return;
   const record = {
     session_id: app.session.session_id, token: app.session.token, last_seq: app.lastSeq,
-    file_name: app.fileName, outbox: app.outbox.filter((m) => !m.acked && !m.failed).map((m) => ({ id: m.id, text: m.text, label: m.label || null })),
+    file_name: app.fileName, outbox: outbox.records(),
   };
   try { localStorage.setItem(STORE_KEY, JSON.stringify(record)); } catch { /* storage full or blocked */ }
 }
@@ -136,10 +136,7 @@ function renderCommitted(ev, live) {
   app.lastSeq = seq;
   document.body.dataset.lastSeq = String(seq);
   const el = chat.renderEvent(ev);
-  if (ev.role === "user" && ev.reply_to) {
-    app.seenReplies.add(ev.reply_to);
-    dropFromOutbox(ev.reply_to);
-  }
+  if (ev.role === "user" && ev.reply_to) app.seenReplies.add(ev.reply_to);
   if (ev.role === "bot") {
     if (ev.stage) setStage(ev.stage);
     // At the upload step a loaded file is offered as "continue"; without it nothing is loaded.
@@ -149,8 +146,8 @@ function renderCommitted(ev, live) {
     if (live && !(ev.data && ev.data.progress)) announce(el);
     if (focusWasIn && !(ev.data && ev.data.progress)) keepFocus(focusWasIn, el);
   }
-  // An acked message whose turn is now fully shown leaves the outbox.
-  for (const m of [...app.outbox]) if (m.acked && m.ackSeq != null && m.ackSeq <= app.lastSeq) dropFromOutbox(m.id);
+  // A message whose user event is shown, or acked at or below this seq, leaves the outbox.
+  outbox.shown(ev.role === "user" ? ev.reply_to : null, app.lastSeq);
   return el;
 }
 
@@ -206,38 +203,41 @@ function caughtUp() {
 }
 
 // ---- outbox ------------------------------------------------------------------------------
-// One say is in flight at a time. The server runs a session's turns one by one anyway, so this
-// costs one round trip per message; it keeps the order when a message must be retried, and it
-// pins an error frame that carries no id (the server refuses some frames before reading their
-// id) on the one message that can have caused it.
-const AUTO_RETRY = { rate_limited: 8, server_error: 3, internal: 3 };
+// The queue/ack/resend logic lives in js/outbox.js; here its statuses become what the page shows.
+const STATUS_TEXT = {
+  waiting: ["Waiting for the connection…", "queued"],
+  queued: ["Queued", "queued"],
+  sent: ["Sent; waiting for the reply…", null],
+  acked: ["Sent", "acked"],
+};
 
-function canSend() {
-  return conn.ready && app.catchUpTo == null;
-}
-
-function inFlight() {
-  return app.outbox.find((m) => m.sent && !m.acked && !m.failed) || null;
-}
-
-function flushOutbox() {
-  for (const m of [...app.outbox]) if (app.seenReplies.has(m.id)) dropFromOutbox(m.id);
-  const waiting = app.outbox.filter((m) => !m.acked && !m.failed);
-  if (!canSend()) {
-    for (const m of waiting) chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
+function showStatus(m, status, detail) {
+  if (status === "removed") { chat.removePending(m.id); return; }
+  if (status === "retrying") {
+    const why = detail.code === "rate_limited" ? "Too many messages at once" : "The server could not finish that";
+    chat.setPendingStatus(m.id, `${why}; trying again in ${Math.ceil(detail.delayMs / 1000)} s…`, "queued");
     return;
   }
-  let next = inFlight();
-  if (!next) {
-    next = waiting[0];
-    if (!next || next.retryTimer) return;
-    const frame = { type: "say", id: next.id, text: next.text };
-    if (next.label && next.label !== next.text) frame.label = next.label;
-    if (!conn.send(frame)) return;
-    next.sent = true;
-    chat.setPendingStatus(next.id, "Sent; waiting for the reply…");
+  if (status === "failed") {
+    chat.markFailed(m.id, detail.message, [
+      h("button", { type: "button", class: "link-btn", onclick: () => outbox.retry(m.id) }, "Try again"),
+      h("button", { type: "button", class: "link-btn", onclick: () => outbox.remove(m.id) }, "Dismiss"),
+    ]);
+    return;
   }
-  for (const m of waiting) if (m !== next && !m.retryTimer) chat.setPendingStatus(m.id, "Queued", "queued");
+  const [text, cls] = STATUS_TEXT[status] || [status, null];
+  chat.setPendingStatus(m.id, text, cls);
+}
+
+const outbox = new Outbox({
+  send: (frame) => conn.send(frame),
+  canSend: () => conn.ready && app.catchUpTo == null,
+  onStatus: showStatus,
+  onChange: () => persist(),
+});
+
+function flushOutbox() {
+  outbox.flush();
 }
 
 // `label` is what a clicked choice says ("Under 5"); `text` is its value ("u5"), which the
@@ -245,56 +245,19 @@ function flushOutbox() {
 function say(text, label = null) {
   const clean = String(text).trim();
   if (!clean || !app.session) return;
-  const m = { id: uuid(), text: clean, label, acked: false, ackSeq: null, failed: false, sent: false };
-  app.outbox.push(m);
-  chat.addPending(m);
-  persist();
-  flushOutbox();
+  const id = uuid();
+  chat.addPending({ id, text: clean, label });
+  outbox.add(id, clean, label);
   scrollToEnd(true);
 }
 
-function dropFromOutbox(id) {
-  const k = app.outbox.findIndex((m) => m.id === id);
-  if (k !== -1) { clearTimeout(app.outbox[k].retryTimer); app.outbox.splice(k, 1); }
-  chat.removePending(id);
-  persist();
-}
-
 function onAck(frame) {
-  const m = app.outbox.find((x) => x.id === frame.id);
-  if (!m) return;
-  m.acked = true;
-  m.ackSeq = Number.isFinite(Number(frame.seq)) ? Number(frame.seq) : null;
-  if (app.seenReplies.has(m.id) || (m.ackSeq != null && m.ackSeq <= app.lastSeq)) dropFromOutbox(m.id);
-  else { chat.setPendingStatus(m.id, "Sent", "acked"); persist(); }
-  flushOutbox();
-}
-
-function retryLater(m, code) {
-  m.sent = false;
-  m.tries = (m.tries || 0) + 1;
-  const delay = Math.min(15000, 1000 * 2 ** Math.min(m.tries, 4)) * (0.5 + Math.random() / 2);
-  const why = code === "rate_limited" ? "Too many messages at once" : "The server could not finish that";
-  chat.setPendingStatus(m.id, `${why}; trying again in ${Math.ceil(delay / 1000)} s…`, "queued");
-  m.retryTimer = setTimeout(() => { m.retryTimer = null; flushOutbox(); }, delay);
+  outbox.ack(frame, app.lastSeq);
 }
 
 function onError(frame) {
-  const message = String(frame.message || frame.code || "Something went wrong.");
-  const m = frame.id ? app.outbox.find((x) => x.id === frame.id) : inFlight();
-  if (m && !m.acked) {
-    if ((m.tries || 0) < (AUTO_RETRY[frame.code] || 0)) { retryLater(m, frame.code); return; }
-    m.failed = true;
-    m.sent = false;
-    persist();
-    chat.markFailed(m.id, message, [
-      h("button", { type: "button", class: "link-btn", onclick: () => { m.failed = false; m.tries = 0; persist(); flushOutbox(); } }, "Try again"),
-      h("button", { type: "button", class: "link-btn", onclick: () => dropFromOutbox(m.id) }, "Dismiss"),
-    ]);
-    flushOutbox();
-    return;
-  }
-  chat.notice(message, "error");
+  if (outbox.error(frame)) return;
+  chat.notice(String(frame.message || frame.code || "Something went wrong."), "error");
   scrollToEnd(true);
 }
 
@@ -329,11 +292,7 @@ const conn = new Connection({
       app.catchUpTo = null;
       document.body.dataset.synced = "false";
       // Whatever was on the old socket is resent, with the same ids, after the next welcome.
-      for (const m of app.outbox) {
-        if (m.acked || m.failed) continue;
-        m.sent = false;
-        chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
-      }
+      outbox.disconnected();
     }
   },
   onSessionGone: () => sessionGone(),
@@ -357,8 +316,8 @@ async function newSession() {
 async function sessionGone() {
   conn.stop();
   try { localStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
-  for (const m of app.outbox) clearTimeout(m.retryTimer);
-  Object.assign(app, { session: null, lastSeq: 0, stage: null, outbox: [], seenReplies: new Set(), catchUpTo: null });
+  outbox.clear();
+  Object.assign(app, { session: null, lastSeq: 0, stage: null, seenReplies: new Set(), catchUpTo: null });
   chat.reset();
   while (dom.outbox.firstChild) dom.outbox.firstChild.remove();
   setFileName(null);
@@ -388,11 +347,9 @@ async function boot() {
     app.session = { session_id: stored.session_id, token: stored.token };
     if (stored.file_name) setFileName(stored.file_name);
     // Unacknowledged messages from before the reload are resent with the same ids.
-    for (const m of stored.outbox || []) {
-      const msg = { id: m.id, text: m.text, label: m.label || null, acked: false, ackSeq: null, failed: false };
-      app.outbox.push(msg);
-      chat.addPending(msg);
-      chat.setPendingStatus(msg.id, "Waiting for the connection…", "queued");
+    for (const m of outbox.restore(stored.outbox)) {
+      chat.addPending(m);
+      chat.setPendingStatus(m.id, "Waiting for the connection…", "queued");
     }
   } else {
     app.session = await newSession();
@@ -405,5 +362,5 @@ async function boot() {
 }
 
 // A tiny handle for debugging and the browser tests.
-window.tpr = { app, conn, say, reconnectNow: () => conn.reconnectNow() };
+window.tpr = { app, conn, outbox, say, reconnectNow: () => conn.reconnectNow() };
 boot();
