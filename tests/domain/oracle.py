@@ -25,6 +25,25 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def merge_cells(cells: list[float | None]) -> float | None:
+    """DOMAIN.md's rule for one row of an indicator split over several columns, read literally:
+    blank and 0 are "not reported"; one report is used; equal reports count once; different
+    reports count their sum (a negative among them is kept instead, so the row stays excluded).
+    Nothing reported: 0 if the file wrote a 0, else blank."""
+    reports = [c for c in cells if not is_blank(c) and c != 0]
+    if not reports:
+        return 0.0 if any(not is_blank(c) for c in cells) else None
+    if len(set(reports)) == 1:
+        return reports[0]
+    negatives = [r for r in reports if r < 0]
+    if negatives:
+        return min(negatives)
+    total = 0.0
+    for report in reports:
+        total += report
+    return total
+
+
 @dataclass
 class MethodOnRow:
     tested: float

@@ -37,6 +37,7 @@ def test_quality_from_report_with_defaults() -> None:
     assert quality == {
         "rows_read": 6, "duplicates_removed": 1, "positives_gt_tested": 0, "negative_values": 0,
         "unknown_wards": 0, "totals_row_dropped": False, "dropped": {"x": 1},
+        "split_indicators": [], "warnings": [],
     }  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from tpr_ws.domain.sample.generator import (
     sample_upload,
 )
 from tpr_ws.domain.sample.geo import Sizes
-from tpr_ws.domain.sample.layout import SPLIT_COLUMN
+from tpr_ws.domain.sample.layout import SPLIT_COLUMN, ZERO_FILLED_COLUMN
 
 LAYOUT_HEADERS = {
     "A": ["State", "LGA", "Ward", "Health Faccility", "level", "ownership", "periodname",
@@ -208,3 +208,16 @@ def test_defect_odd_name_starts() -> None:
     truth_wards = set(made.truth[schema.WARD])
     assert any(w.startswith("'Yan ") for w in truth_wards)
     assert any(w.endswith("na") for w in truth_wards)
+
+
+def test_defect_zero_filled_split_pair() -> None:
+    made = generate("C", "tiny", seed=5, fmt="xlsx", defects=frozenset({"zero_filled_split_pair"}))
+    rows = xlsx_rows(made.data, "data")
+    name = schema.DHIS2_NAMES[ZERO_FILLED_COLUMN]
+    first, second = (i for i, h in enumerate(rows[0]) if h == name)
+    pairs = [(r[first], r[second]) for r in rows[1:]]
+    assert all(a is not None and b is not None for a, b in pairs)  # filled on every row
+    assert any(a == 0 and b > 0 for a, b in pairs) and any(a > 0 and b == 0 for a, b in pairs)
+    assert any(a == b != 0 for a, b in pairs)
+    assert any(a != b and a > 0 and b > 0 for a, b in pairs)
+    assert not made.truth[ZERO_FILLED_COLUMN].isna().any()

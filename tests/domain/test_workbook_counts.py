@@ -25,17 +25,45 @@ def split_pair(rows: list[list[object]], overlap: bool) -> list[list[object]]:
     return out
 
 
-def test_complementary_duplicate_headers_are_summed() -> None:
+def test_complementary_duplicate_headers_are_merged() -> None:
     ingested = parse_xlsx(split_pair(table(), overlap=False))
     assert ingested.frame["rdt_tested_u5"].tolist() == [10.0, 11.0, 12.0, 13.0]
-    assert ingested.report.summed_duplicate_headers == [U5_TESTED]
+    (split,) = ingested.report.split_indicators
+    assert (split["indicator"], split["columns"]) == (U5_TESTED, 2)
+    assert (split["rows_same_number"], split["rows_summed"], split["summed_in"]) == (0, 0, [])
 
 
-def test_overlapping_duplicate_headers_are_not_double_counted() -> None:
+def test_the_same_number_in_both_columns_counts_once() -> None:
     ingested = parse_xlsx(split_pair(table(), overlap=True))
     assert ingested.frame["rdt_tested_u5"].tolist() == [10.0, 11.0, 12.0, 13.0]
-    assert ingested.report.summed_duplicate_headers == []
-    assert any("2 rows" in w for w in ingested.report.warnings)
+    (split,) = ingested.report.split_indicators
+    assert (split["rows_same_number"], split["rows_summed"]) == (2, 0)
+
+
+def test_zeros_in_the_unused_column_are_not_reports() -> None:
+    # The Kwara export: both columns filled on every row, 0 where a column was not in use.
+    rows = split_pair(table(), overlap=False)
+    for row in rows[1:]:
+        for at in (column_of(rows, U5_TESTED), len(row) - 1):
+            row[at] = 0.0 if row[at] is None else row[at]
+    ingested = parse_xlsx(rows)
+    assert ingested.frame["rdt_tested_u5"].tolist() == [10.0, 11.0, 12.0, 13.0]
+    assert ingested.report.split_indicators[0]["rows_summed"] == 0
+
+
+def test_different_numbers_are_summed_and_named_by_ward_and_month() -> None:
+    rows = split_pair(table(), overlap=False)
+    at = column_of(rows, U5_TESTED)
+    rows[1][-1] = 5.0  # row 1 (Ward A, January 2024): 10 in the first column, 5 in the second
+    rows[3][at], rows[3][-1] = 0.0, 0.0  # nothing reported: the file says 0
+    ingested = parse_xlsx(rows)
+    assert ingested.frame["rdt_tested_u5"].tolist() == [15.0, 11.0, 0.0, 13.0]
+    (split,) = ingested.report.split_indicators
+    assert (split["rows_summed"], split["wards_summed"]) == (1, 1)
+    assert split["summed_in"] == [
+        {"state": "Adamawa", "lga": "Yola North", "ward": "Ward A", "rows": 1,
+         "months": ["2024-01"]},
+    ]  # fmt: skip
 
 
 def totals(rows: list[list[object]], label: object) -> list[object]:

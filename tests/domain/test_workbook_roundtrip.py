@@ -69,7 +69,10 @@ def test_report_of_a_file_with_every_defect() -> None:
     assert report.negative_values == int((truth[list(schema.INDICATOR_COLUMNS)] < 0).sum().sum())
     assert report.unknown_wards == int(truth["ward"].eq("Unknown").sum())
     assert report.positives_gt_tested > 0
-    assert report.summed_duplicate_headers == [schema.DHIS2_NAMES["rdt_tested_u5"]]
+    splits = {s["indicator"]: s for s in report.split_indicators}
+    assert list(splits) == [schema.DHIS2_NAMES["rdt_tested_u5"], schema.DHIS2_NAMES["rdt_tested_o5"]]
+    assert splits[schema.DHIS2_NAMES["rdt_tested_u5"]]["rows_summed"] == 0
+    assert splits[schema.DHIS2_NAMES["rdt_tested_o5"]]["rows_summed"] > 0
     assert report.rows_kept == len(truth)
     assert report.rows_read == report.rows_kept + sum(report.dropped.values())
 

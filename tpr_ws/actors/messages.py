@@ -52,7 +52,7 @@ def num(value: object) -> str:
 
 
 _PLURALS: Final = {"facility": "facilities", "month": "months", "row": "rows", "test": "tests",
-                   "ward": "wards"}  # fmt: skip
+                   "ward": "wards", "more ward": "more wards"}  # fmt: skip
 
 
 def count(value: object, noun: str) -> str:
@@ -158,7 +158,35 @@ def quality_findings(quality: Mapping[str, Any]) -> list[str]:
             for why, n in dropped.items()
             if n and why not in _REPORTED_ABOVE
         ]
+    found += [split_finding(s) for s in quality.get("split_indicators") or []]
+    found += [md(w) for w in quality.get("warnings") or []]
     return found or ["No data-quality problems found"]
+
+
+def split_finding(split: Mapping[str, Any]) -> str:
+    """One indicator split over several columns: how each row was counted, and where the
+    columns disagreed (their sum counted), by ward and month."""
+    text = (
+        f"{code(split.get('indicator', ''))} is split over {num(split.get('columns'))} columns "
+        "(a form change). On each row the column that reports is used (blank and 0 mean not "
+        "reported)"
+    )
+    same, summed = split.get("rows_same_number"), split.get("rows_summed")
+    if num(same) != "0":
+        text += f"; on {count(same, 'row')} they report the same number, counted once"
+    if num(summed) == "0":
+        return text + "."
+    wards = [
+        f"{md(w.get('ward', ''))} ({md(w.get('lga', ''))}, {md(w.get('state', ''))}): "
+        f"{', '.join(md(m) for m in w.get('months') or [])}"
+        for w in split.get("summed_in") or []
+    ]
+    more = int(split.get("wards_summed") or 0) - len(wards)
+    listed = "; ".join(wards) + (f"; and {count(more, 'more ward')}" if more > 0 else "")
+    return (
+        f"{text}. **Data-quality finding:** on {count(summed, 'row')} the columns report "
+        f"different numbers and their sum is counted, in {listed}."
+    )
 
 
 # -- choices ---------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class IngestReport:
     positives_gt_tested: int = 0
     negative_values: int = 0
     unknown_wards: int = 0
-    summed_duplicate_headers: list[str] = field(default_factory=list)
+    # One entry per indicator split over several columns (see `splits.split_findings`).
+    split_indicators: list[dict[str, Any]] = field(default_factory=list)
     level_derived_from_name: bool = False
     completeness: Mapping[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -55,7 +56,7 @@ class IngestReport:
             "positives_gt_tested": self.positives_gt_tested,
             "negative_values": self.negative_values,
             "unknown_wards": self.unknown_wards,
-            "summed_duplicate_headers": list(self.summed_duplicate_headers),
+            "split_indicators": [dict(s) for s in self.split_indicators],
             "level_derived_from_name": self.level_derived_from_name,
             "completeness": dict(self.completeness),
             "warnings": list(self.warnings),

@@ -120,6 +120,8 @@ def _quality(report: dict[str, Any]) -> dict[str, Any]:
     quality["totals_row_dropped"] = bool(report.get("totals_row_dropped", False))
     dropped = report.get("dropped") or {}
     quality["dropped"] = {str(k): int(v) for k, v in dict(dropped).items()}
+    quality["split_indicators"] = [dict(s) for s in report.get("split_indicators") or []]
+    quality["warnings"] = [str(w) for w in report.get("warnings") or []]
     return quality
 
 

@@ -5,7 +5,7 @@ All work is vectorised over a column; Python-level functions run once per distin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,28 +95,6 @@ def _plain_numbers(cells: pd.Series) -> pd.Series | None:
         return pd.Series(values.astype("float64"), index=cells.index)
     except (ValueError, TypeError):  # text in the column: take the careful path
         return None
-
-
-@dataclass(frozen=True)
-class Merged:
-    """An indicator rebuilt from one or more raw count columns."""
-
-    values: pd.Series
-    overlapping_rows: int  # rows where two of the columns were both filled
-
-
-def merge_columns(columns: Sequence[pd.Series]) -> Merged:
-    """One indicator from its raw count columns: the first non-blank value of each row.
-
-    For a complementary pair (at most one column filled per row) this is their sum. Where both
-    are filled we keep the first column's value rather than add, so a copied column or a
-    facility that reported on both forms is never double-counted; the caller reports it.
-    """
-    if len(columns) == 1:
-        return Merged(columns[0], 0)
-    stacked = pd.concat(list(columns), axis=1, ignore_index=True)
-    overlap = int((stacked.notna().sum(axis=1) > 1).sum())
-    return Merged(stacked.bfill(axis=1).iloc[:, 0], overlap)
 
 
 def periods(code: pd.Series | None, name: pd.Series | None, index: pd.Index) -> pd.Series:

@@ -9,6 +9,7 @@ code "unusable_workbook" (missing columns, no data rows) or "unreadable" (damage
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -19,6 +20,7 @@ from tpr_ws.domain.prefixes import learn_prefixes
 from tpr_ws.domain.problems import header_problems, missing_method_warnings
 from tpr_ws.domain.safety import detect_format
 from tpr_ws.domain.sheets import Book, open_book
+from tpr_ws.domain.splits import Merged, merge_columns, split_findings
 from tpr_ws.errors import UploadRejected
 
 _GEOGRAPHY = (schema.STATE, schema.LGA, schema.WARD, schema.FACILITY)
@@ -81,7 +83,7 @@ def _has_data(grid: pd.DataFrame) -> bool:
 class _Built:
     frame: pd.DataFrame
     dropped: dict[str, int]
-    summed: list[str]
+    splits: list[dict[str, Any]]
     warnings: list[str]
 
 
@@ -104,15 +106,18 @@ def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
     if no_period.any():
         warnings.append(f"{int(no_period.sum())} rows had no readable period and were left out.")
     keep = ~(drop | no_period)
-    counts, summed = _indicators(raw[keep], header_map, warnings)
+    counts, splits = _indicators(raw[keep], header_map)
     level = _column(grid, header_map, "level")
     frame = _identity_frame(geo[keep], None if level is None else level[keep], warnings)
     frame[schema.PERIOD] = period[keep].astype("str")
     frame = pd.concat([frame, counts], axis=1)[list(schema.TIDY_COLUMNS)]
-    duplicated = frame.duplicated()
-    dropped["duplicate"] = int(duplicated.sum())
-    frame = frame[~duplicated].reset_index(drop=True)
-    return _Built(frame, {k: v for k, v in dropped.items() if v}, summed, warnings)
+    unique = ~frame.duplicated().to_numpy()
+    dropped["duplicate"] = int((~unique).sum())
+    frame = frame[unique].reset_index(drop=True)
+    splits = {c: Merged(m.values, m.same[unique], m.summed[unique]) for c, m in splits.items()}
+    headers = {c: [header_map.raw[p].strip() for p in header_map.indicators[c]] for c in splits}
+    found = split_findings(frame, splits, headers)
+    return _Built(frame, {k: v for k, v in dropped.items() if v}, found, warnings)
 
 
 def _column(grid: pd.DataFrame, header_map: HeaderMap, role: str) -> pd.Series | None:
@@ -156,40 +161,21 @@ def _raw_counts(grid: pd.DataFrame, header_map: HeaderMap, warnings: list[str]) 
     return pd.DataFrame({p: c.values for p, c in counts.items()}, index=grid.index)
 
 
-def _indicators(
-    raw: pd.DataFrame, header_map: HeaderMap, warnings: list[str]
-) -> tuple[pd.DataFrame, list[str]]:
-    """The twelve count columns (a method with no columns at all is all-NaN)."""
+def _indicators(raw: pd.DataFrame, header_map: HeaderMap) -> tuple[pd.DataFrame, dict[str, Merged]]:
+    """The twelve count columns (a method with no columns at all is all-NaN), and the merge of
+    every indicator held by several columns."""
     columns: dict[str, pd.Series] = {}
-    summed: list[str] = []
+    splits: dict[str, Merged] = {}
     for column in schema.INDICATOR_COLUMNS:
         positions = header_map.indicators.get(column)
         if not positions:
             columns[column] = pd.Series(float("nan"), index=raw.index, dtype="float64")
             continue
-        merged = tidy.merge_columns([raw[p] for p in positions])
+        merged = merge_columns([raw[p] for p in positions])
         columns[column] = merged.values
         if len(positions) > 1:
-            _note_duplicates(column, positions, merged, header_map, summed, warnings)
-    return pd.DataFrame(columns, index=raw.index), summed
-
-
-def _note_duplicates(
-    column: str,
-    positions: list[int],
-    merged: tidy.Merged,
-    header_map: HeaderMap,
-    summed: list[str],
-    warnings: list[str],
-) -> None:
-    headers = " + ".join(f"'{header_map.raw[p].strip()}'" for p in positions)
-    if merged.overlapping_rows == 0:
-        summed.append(schema.DHIS2_NAMES[column])
-        return
-    warnings.append(
-        f"{headers} both hold values on {merged.overlapping_rows} rows; on those rows the first "
-        f"column was used (not the sum) so nothing is counted twice."
-    )
+            splits[column] = merged
+    return pd.DataFrame(columns, index=raw.index), splits
 
 
 def _identity_frame(
@@ -233,7 +219,7 @@ def _report(
         positives_gt_tested=_positives_gt_tested(frame),
         negative_values=int((frame[list(schema.INDICATOR_COLUMNS)] < 0).sum().sum()),
         unknown_wards=int(frame[schema.WARD].str.lower().eq("unknown").sum()),
-        summed_duplicate_headers=built.summed,
+        split_indicators=built.splits,
         level_derived_from_name="level" not in header_map.roles,
         completeness=completeness(frame),
         warnings=[*missing_method_warnings(header_map), *built.warnings],

@@ -16,7 +16,7 @@ import pandas as pd
 from tpr_ws.domain import schema
 from tpr_ws.domain.sample.files import write_csv, write_xlsx
 from tpr_ws.domain.sample.geo import Sizes, build_facilities
-from tpr_ws.domain.sample.layout import LAYOUTS, render
+from tpr_ws.domain.sample.layout import LAYOUTS, ZERO_FILLED_COLUMN, render
 from tpr_ws.domain.sample.truth import (
     add_count_defects,
     build_truth,
@@ -72,6 +72,7 @@ class Defects:
     repeated_ward_names: bool = False
     level_spellings: bool = False
     odd_name_starts: bool = False
+    zero_filled_split_pair: bool = False
 
     @classmethod
     def of(
@@ -183,6 +184,8 @@ def generate(
     truth = add_count_defects(
         truth, rng, negatives=chosen.negative_values, over=chosen.positives_gt_tested
     )
+    if chosen.zero_filled_split_pair:  # both columns filled on every row: no blanks there
+        truth[ZERO_FILLED_COLUMN] = truth[ZERO_FILLED_COLUMN].fillna(0.0)
     sheets = render(layout, truth, rng, chosen.names)
     main = next(s for s in sheets if s.name != "pivot" and s.name != "tpr")
     data = write_xlsx(sheets) if fmt == "xlsx" else write_csv(main)

@@ -22,6 +22,7 @@ LEVEL_SPELLINGS: Final = {
     "Tertiary": ("Tertiary", "Tertiary Health Facility", "tertiary"),
 }
 SPLIT_COLUMN: Final = schema.count_column(schema.Method.RDT, "tested", schema.AgeGroup.UNDER_5)
+ZERO_FILLED_COLUMN: Final = schema.count_column(schema.Method.RDT, "tested", schema.AgeGroup.OVER_5)
 
 
 @dataclass
@@ -148,15 +149,42 @@ def _counts(
         # A form migration split one indicator into two identically named, complementary columns.
         at = list(schema.INDICATOR_COLUMNS).index(SPLIT_COLUMN)
         values = cols[at][1]
-        periods = sorted(truth[schema.PERIOD].unique().tolist())
-        if len(periods) > 1:
-            later = (truth[schema.PERIOD] >= periods[len(periods) // 2]).to_numpy()
-        else:
-            later = np.arange(len(values)) % 2 == 1
+        later = _later(truth)
         cols[at] = (cols[at][0], np.where(later, np.nan, values))
         cols.append((cols[at][0], np.where(later, values, np.nan)))
+    if "zero_filled_split_pair" in defects:
+        cols = _zero_filled_split(cols, truth, rng)
     if "text_numbers" in defects:
         cols = [(name, _text_numbers(v, rng)) for name, v in cols]
+    return cols
+
+
+def _later(truth: pd.DataFrame) -> np.ndarray:
+    """Rows of the second half of the periods (alternate rows when there is one period)."""
+    periods = sorted(truth[schema.PERIOD].unique().tolist())
+    if len(periods) > 1:
+        return (truth[schema.PERIOD] >= periods[len(periods) // 2]).to_numpy()
+    return np.arange(len(truth)) % 2 == 1
+
+
+def _zero_filled_split(
+    cols: list[tuple[str, np.ndarray]], truth: pd.DataFrame, rng: np.random.Generator
+) -> list[tuple[str, np.ndarray]]:
+    """ZERO_FILLED_COLUMN split in two same-named columns, both filled on every row (zeros
+    where unused, as in the Kwara 2020-2025 export); on a few rows both report the same
+    number, on a few others two different numbers that add up to the truth."""
+    at = list(schema.INDICATOR_COLUMNS).index(ZERO_FILLED_COLUMN)
+    values = np.nan_to_num(cols[at][1], nan=0.0)  # the generator's truth holds 0 here too
+    later = _later(truth)
+    first, second = np.where(later, 0.0, values), np.where(later, values, 0.0)
+    candidates = np.flatnonzero(values >= 3)
+    picks = rng.choice(candidates, size=min(len(candidates), 6), replace=False)
+    same, differ = picks[: len(picks) // 2], picks[len(picks) // 2 :]
+    first[same] = second[same] = values[same]
+    part = np.floor(values[differ] / 3)
+    first[differ], second[differ] = part, values[differ] - part
+    cols[at] = (cols[at][0], first)
+    cols.append((cols[at][0], second))
     return cols
 
 
