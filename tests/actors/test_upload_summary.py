@@ -13,7 +13,8 @@ from tpr_ws.domain.workbook import parse_workbook
 def summary_of(defects: frozenset[str], layout: str = "A") -> str:
     made = generate(layout, "tiny", seed=5, defects=defects)
     ingested = parse_workbook(made.data, made.file_name)
-    return upload_summary(made.file_name, describe_dataset(ingested.frame, ingested.report.to_dict()))
+    overview = describe_dataset(ingested.frame, ingested.report.to_dict())
+    return upload_summary(made.file_name, overview)
 
 
 def test_split_columns_that_disagree_are_named_by_ward_and_month() -> None:

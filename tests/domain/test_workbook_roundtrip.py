@@ -70,7 +70,7 @@ def test_report_of_a_file_with_every_defect() -> None:
     assert report.unknown_wards == int(truth["ward"].eq("Unknown").sum())
     assert report.positives_gt_tested > 0
     splits = {s["indicator"]: s for s in report.split_indicators}
-    assert list(splits) == [schema.DHIS2_NAMES["rdt_tested_u5"], schema.DHIS2_NAMES["rdt_tested_o5"]]
+    assert list(splits) == [schema.DHIS2_NAMES[c] for c in ("rdt_tested_u5", "rdt_tested_o5")]
     assert splits[schema.DHIS2_NAMES["rdt_tested_u5"]]["rows_summed"] == 0
     assert splits[schema.DHIS2_NAMES["rdt_tested_o5"]]["rows_summed"] > 0
     assert report.rows_kept == len(truth)

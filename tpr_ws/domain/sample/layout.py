@@ -163,8 +163,8 @@ def _later(truth: pd.DataFrame) -> np.ndarray:
     """Rows of the second half of the periods (alternate rows when there is one period)."""
     periods = sorted(truth[schema.PERIOD].unique().tolist())
     if len(periods) > 1:
-        return (truth[schema.PERIOD] >= periods[len(periods) // 2]).to_numpy()
-    return np.arange(len(truth)) % 2 == 1
+        return np.asarray(truth[schema.PERIOD] >= periods[len(periods) // 2], dtype=bool)
+    return np.asarray(np.arange(len(truth)) % 2 == 1, dtype=bool)
 
 
 def _zero_filled_split(
