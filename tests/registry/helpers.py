@@ -130,3 +130,19 @@ async def make_registry(client: RedisClient, ttl_ms: int) -> Registry:
     storage = CountingStorage(client, prefix=PREFIX, log_max_events=LOG_MAX)
     await storage.initialize()
     return Registry(storage, lease_ttl_ms=ttl_ms)
+
+
+def hold_until_killed(url: str, prefix: str, sid: str, ttl_ms: int, in_turn: Any) -> None:
+    """Take the lease of `sid` for a turn that never ends (its process is killed mid-turn)."""
+
+    async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
+        in_turn.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("the test kills this process before the turn ends")
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(url)
+        registry = Registry(Storage(client, prefix=prefix), lease_ttl_ms=ttl_ms)
+        await registry.run(sid, "abandoned-turn", turn)
+
+    asyncio.run(main())

@@ -31,3 +31,31 @@ async def test_commit_and_append_put_every_session_key_on_the_session_ttl(
     await storage.append_events("s2", [{"text": "progress"}])
     ttls = await _ttls(storage, "s2")
     assert 0 < ttls["log"] <= 100 and 0 < ttls["seq"] <= 100
+
+
+async def _keys_without_ttl(storage: Storage) -> dict[str, int]:
+    """Every key of the server (SCAN, all nodes) that would live forever, with its TTL."""
+    found = {}
+    async for key in storage.redis.scan_iter(match="*", count=1000):
+        ttl = int(await storage.redis.ttl(key))
+        if ttl < 0:
+            found[bytes(key).decode()] = ttl
+    return found
+
+
+async def test_an_abandoned_first_turn_and_a_dead_waiter_leave_only_expiring_keys(
+    client_factory: ClientFactory,
+) -> None:
+    storage = Storage(await client_factory(), prefix="t", session_ttl_s=100)
+    # A first turn on a new session whose worker dies holding the lease (never commits) ...
+    held = await storage.acquire("s1", "m1", "holder", 5000)
+    assert held.kind == "granted"
+    # ... and a message queued behind it whose worker dies too (it never leaves the queue).
+    queued = await storage.acquire("s1", "m2", "waiter", 5000)
+    assert queued.kind == "queued"
+    assert await storage.waiters("s1") == ["waiter"]
+    assert await _keys_without_ttl(storage) == {}
+    # A holder that gives up cleanly hands the lease to the dead waiter (a wake list).
+    assert await storage.release("s1", "holder", 5000)
+    assert (await storage.lease_holder("s1"))[0] == "waiter"
+    assert await _keys_without_ttl(storage) == {}

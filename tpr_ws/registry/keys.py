@@ -1,7 +1,9 @@
 """Every Redis key and channel name of the product, built in one place.
 
 All keys of one session share the hash tag ``{<session id>}`` so each script touches one slot
-and runs unchanged on Redis Cluster. Per session (prefix ``tpr`` by default)::
+and runs unchanged on Redis Cluster. Every key a session writes expires: the lease and a wake
+list after one lease TTL, the others after the session TTL (renewed by each commit). Per session
+(prefix ``tpr`` by default)::
 
     tpr:{sid}:lease        holder token, PX = lease TTL (absent = free)
     tpr:{sid}:epoch        fencing token; INCR on every grant, never reset while the session lives

@@ -12,12 +12,14 @@ from __future__ import annotations
 # "<epoch>|<1 or 0: has state>|<state>", so it needs no second round trip to load.
 # A dead head simply lets the lease expire; the other waiters' BLPOP timeouts retry then.
 # Wake lists are named '<waiters key>:<token>': same hash tag, so the same slot.
+# Every key a script writes gets a TTL (the wake list one lease, the rest the session's).
 _HAND_OVER = """
 local function hand_over(lease, epoch, waiters, ttl, state)
   local head = redis.call('LPOP', waiters)
   if not head then return false end
   redis.call('SET', lease, head, 'PX', ttl)
   local e = redis.call('INCR', epoch)
+  redis.call('EXPIRE', epoch, __SESSION_TTL__)
   local wake = waiters .. ':' .. head
   if state then
     redis.call('RPUSH', wake, e .. '|1|' .. state)
@@ -131,6 +133,7 @@ local pos = false
 local ticket = 0
 if ARGV[3] == '1' then
   ticket = redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], __SESSION_TTL__)
 else
   pos = redis.call('LPOS', KEYS[5], token)
 end
@@ -143,6 +146,7 @@ if not cur then
     end
     redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
     local epoch = redis.call('INCR', KEYS[2])
+    redis.call('EXPIRE', KEYS[2], __SESSION_TTL__)
     return {'granted', epoch, redis.call('GET', KEYS[3]), ticket}
   end
   -- Free, but someone queued first (its holder died, or it is dead itself): the head gets
@@ -152,6 +156,7 @@ if not cur then
 end
 if not pos then
   pos = redis.call('RPUSH', KEYS[5], token) - 1
+  redis.call('EXPIRE', KEYS[5], __SESSION_TTL__)
 end
 return {'queued', pos, ticket}
 """

@@ -125,16 +125,16 @@ class Storage:
         self.session_ttl_s = session_ttl_s
         self.keys = KeySpace(prefix)
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
-        self._acquire = Script(redis, ACQUIRE)
-        self._renew = Script(redis, RENEW)
         constants = {
             "record_ttl_s": MESSAGE_RECORD_TTL_S,
             "log_maxlen": log_max_events,
             "log_maxbytes": log_max_bytes,
             "session_ttl_s": session_ttl_s,
         }
+        self._acquire = Script(redis, configure(ACQUIRE, **constants))
+        self._renew = Script(redis, RENEW)
         self._commit = Script(redis, configure(COMMIT, **constants))
-        self._release = Script(redis, RELEASE)
+        self._release = Script(redis, configure(RELEASE, **constants))
         self._append = Script(redis, configure(APPEND, **constants))
         self._read_log = Script(redis, READ_LOG)
         self._read_tail = Script(redis, READ_TAIL)
