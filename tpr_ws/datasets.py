@@ -13,7 +13,7 @@ import orjson
 import pandas as pd
 
 from tpr_ws.domain.blob import decode_dataset
-from tpr_ws.errors import ClientError
+from tpr_ws.errors import ClientError, ErrorCode
 from tpr_ws.registry.storage import Storage
 
 
@@ -55,7 +55,7 @@ class DatasetStore:
             if blob is None:
                 raise ClientError(
                     "The uploaded file is no longer stored on the server; please upload it again.",
-                    code="dataset_expired",
+                    code=ErrorCode.DATASET_EXPIRED,
                 )
             frame = await asyncio.to_thread(decode_dataset, blob)
             future.set_result(frame)

@@ -1,4 +1,4 @@
-"""The error hierarchy: whose fault each error is and what the user sees.
+"""The error hierarchy: whose fault each error is, what the user sees, and every error code.
 
 TprWsError
 ├── ConfigError            operator's fault: bad environment; the process refuses to start
@@ -15,28 +15,94 @@ TprWsError
     ├── LeaseLost          the turn's lease expired or was taken over; nothing was sent
     ├── Fenced             the commit was rejected by the fence; nothing was sent
     └── StateVersionError  a checkpoint written by a newer release
+
+Every code the server sends (WebSocket `error` frames, HTTP error bodies) is a member of
+`ErrorCode`; `CLOSE_CODES` names the fatal ones and `RETRYABLE` those worth sending again.
+docs/PROTOCOL.md lists them all (a test keeps the two in step).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Final
+
+
+class ErrorCode(StrEnum):
+    """Every error code of the protocol."""
+
+    # A frame or request the server cannot read.
+    BAD_REQUEST = "bad_request"
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_ID = "bad_id"
+    BAD_LABEL = "bad_label"
+    EMPTY_TEXT = "empty_text"
+    HELLO_REQUIRED = "hello_required"
+    ALREADY_GREETED = "already_greeted"
+    BAD_UPLOAD = "bad_upload"
+    BAD_KEY = "bad_key"
+    # Who may do what, and how much.
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN_ORIGIN = "forbidden_origin"
+    UNKNOWN_SESSION = "unknown_session"
+    NOT_FOUND = "not_found"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    # Uploads the server will not use (the body's `problems` lists every reason).
+    UPLOAD_REJECTED = "upload_rejected"
+    EMPTY_FILE = "empty_file"
+    NOT_A_WORKBOOK = "not_a_workbook"
+    ZIP_BOMB = "zip_bomb"
+    UNSAFE_XML = "unsafe_xml"
+    UNREADABLE = "unreadable"
+    UNUSABLE_WORKBOOK = "unusable_workbook"
+    DATASET_EXPIRED = "dataset_expired"
+    # The server's fault.
+    SERVER_ERROR = "server_error"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    LEASE_LOST = "lease_lost"
+    FENCED = "fenced"
+    STATE_VERSION = "state_version"
+
+
+CLOSE_CODES: Final[Mapping[ErrorCode, int]] = {
+    ErrorCode.UNAUTHORIZED: 4401,
+    ErrorCode.UNKNOWN_SESSION: 4404,
+}
+"""Fatal errors: the WebSocket is closed with this code after the error frame."""
+
+RETRYABLE: Final = frozenset(
+    {
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.SERVER_ERROR,
+        ErrorCode.STORAGE_UNAVAILABLE,
+        ErrorCode.LEASE_LOST,
+        ErrorCode.FENCED,
+        ErrorCode.STATE_VERSION,
+    }
+)
+"""Errors after which the same message (same id) sent again later may succeed."""
 
 
 class TprWsError(Exception):
     """Base of every error this package raises on purpose."""
 
-    code = "internal"
+    code: ErrorCode = ErrorCode.SERVER_ERROR
 
 
 class ConfigError(TprWsError):
-    code = "config"
+    """Never sent: the process refuses to start with the message."""
 
 
 class ClientError(TprWsError):
     """The request was wrong; the message is safe to show to the user."""
 
-    code = "bad_request"
+    code = ErrorCode.BAD_REQUEST
     http_status = 400
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
@@ -47,41 +113,41 @@ class ClientError(TprWsError):
 
 
 class ProtocolError(ClientError):
-    code = "bad_frame"
+    code = ErrorCode.BAD_FRAME
 
 
 class Unauthorized(ClientError):
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
     http_status = 401
 
 
 class ForbiddenOrigin(ClientError):
-    code = "forbidden_origin"
+    code = ErrorCode.FORBIDDEN_ORIGIN
     http_status = 403
 
 
 class TooLarge(ClientError):
-    code = "too_large"
+    code = ErrorCode.TOO_LARGE
     http_status = 413
 
 
 class RateLimited(ClientError):
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
     http_status = 429
 
 
 class NotFound(ClientError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     http_status = 404
 
 
 class UploadRejected(ClientError):
     """A file that cannot be used; `problems` lists everything wrong with it."""
 
-    code = "upload_rejected"
+    code = ErrorCode.UPLOAD_REJECTED
     http_status = 422
 
-    def __init__(self, problems: list[str], *, code: str | None = None) -> None:
+    def __init__(self, problems: list[str], *, code: ErrorCode | None = None) -> None:
         self.problems = list(problems)
         text = problems[0] if len(problems) == 1 else "; ".join(problems)
         super().__init__(text, code=code)
@@ -92,20 +158,20 @@ class UploadRejected(ClientError):
 
 
 class ServerError(TprWsError):
-    code = "server_error"
+    code = ErrorCode.SERVER_ERROR
 
 
 class StorageUnavailable(ServerError):
-    code = "storage_unavailable"
+    code = ErrorCode.STORAGE_UNAVAILABLE
 
 
 class LeaseLost(ServerError):
-    code = "lease_lost"
+    code = ErrorCode.LEASE_LOST
 
 
 class Fenced(ServerError):
-    code = "fenced"
+    code = ErrorCode.FENCED
 
 
 class StateVersionError(ServerError):
-    code = "state_version"
+    code = ErrorCode.STATE_VERSION

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from tpr_ws.errors import ServerError, UploadRejected
+from tpr_ws.errors import ErrorCode, ServerError, UploadRejected
 
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -77,7 +77,7 @@ class ParsePool:
             raise UploadRejected(
                 ["The file needs more memory to read than this server allows; "
                  "split it (for example by state) and upload the parts."],
-                code="too_large",
+                code=ErrorCode.TOO_LARGE,
             ) from None  # fmt: skip
         except BrokenProcessPool:
             self._executor.shutdown(wait=False, cancel_futures=True)

@@ -252,7 +252,7 @@ async def test_readyz_reports_redis_down_while_healthz_stays_up(tmp_path, http) 
                 assert r.status == 200
             async with http.post(w.url + "/api/sessions") as r:
                 assert r.status == 503
-                assert (await r.json())["error"]["code"] == "server_error"
+                assert (await r.json())["error"]["code"] == "storage_unavailable"
         finally:
             w.kill()
 

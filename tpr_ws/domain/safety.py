@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Final
 
-from tpr_ws.errors import UploadRejected
+from tpr_ws.errors import ErrorCode, UploadRejected
 
 _ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE2_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -43,11 +43,11 @@ def check_upload(
 ) -> str:
     """The upload's format ("xlsx", "xls" or "csv"), or `UploadRejected` with a refusal code."""
     if not data:
-        raise UploadRejected([f"'{file_name}' is empty (0 bytes)."], code="empty_file")
+        raise UploadRejected([f"'{file_name}' is empty (0 bytes)."], code=ErrorCode.EMPTY_FILE)
     if len(data) > max_bytes:
         raise UploadRejected(
             [f"'{file_name}' is {_mb(len(data))}; the limit is {_mb(max_bytes)}."],
-            code="too_large",
+            code=ErrorCode.TOO_LARGE,
         )
     file_format = detect_format(data, file_name)
     if file_format == "xlsx":
@@ -66,12 +66,12 @@ def detect_format(data: bytes, file_name: str) -> str:
             raise UploadRejected(
                 [f"'{file_name}' is named like an Excel workbook but holds plain text. "
                  "If it is a CSV export, rename it to .csv; otherwise export it from Excel."],
-                code="not_a_workbook",
+                code=ErrorCode.NOT_A_WORKBOOK,
             )  # fmt: skip
         return "csv"
     raise UploadRejected(
         [f"'{file_name}' is not an Excel workbook (.xlsx, .xls) or a CSV file."],
-        code="not_a_workbook",
+        code=ErrorCode.NOT_A_WORKBOOK,
     )
 
 
@@ -101,7 +101,7 @@ def _check_zip(data: bytes, file_name: str, limits: ZipLimits) -> None:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UploadRejected(
             [f"'{file_name}' looks like a workbook but is damaged ({exc})."],
-            code="not_a_workbook",
+            code=ErrorCode.NOT_A_WORKBOOK,
         ) from exc
     with archive:
         entries = archive.infolist()
@@ -111,11 +111,11 @@ def _check_zip(data: bytes, file_name: str, limits: ZipLimits) -> None:
             raise UploadRejected(
                 [f"'{file_name}' is a zip file but not an Excel workbook{hint}. "
                  "Save it from Excel as .xlsx."],
-                code="not_a_workbook",
+                code=ErrorCode.NOT_A_WORKBOOK,
             )  # fmt: skip
         problems = zip_bomb_problems(entries, limits)
         if problems:
-            raise UploadRejected(problems, code="zip_bomb")
+            raise UploadRejected(problems, code=ErrorCode.ZIP_BOMB)
         _check_xml(archive, entries, file_name)
 
 
@@ -157,7 +157,7 @@ def _check_xml(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], file_na
         except (zipfile.BadZipFile, RuntimeError, zlib.error, OSError, EOFError) as exc:
             raise UploadRejected(
                 [f"'{file_name}' is damaged: part '{entry.filename}' cannot be read ({exc})."],
-                code="not_a_workbook",
+                code=ErrorCode.NOT_A_WORKBOOK,
             ) from exc
         root = _ROOT_START.search(head)
         prolog = head if root is None else head[: root.start()]
@@ -165,7 +165,7 @@ def _check_xml(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], file_na
             raise UploadRejected(
                 [f"'{file_name}' contains XML that declares a DOCTYPE or entities "
                  f"(in '{entry.filename}'), which workbooks never need; it was refused."],
-                code="unsafe_xml",
+                code=ErrorCode.UNSAFE_XML,
             )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import python_calamine
 
-from tpr_ws.errors import UploadRejected
+from tpr_ws.errors import ErrorCode, UploadRejected
 
 HEAD_ROWS: Final = 30  # how far down a sheet the header row may sit
 _DELIMITERS: Final = ",;\t|"
@@ -118,7 +118,7 @@ def _unreadable(exc: Exception, what: str) -> UploadRejected:
     return UploadRejected(
         [f"{what[0].upper()}{what[1:]} could not be read as Excel data ({exc}). "
          "Open the file in Excel, save it again as .xlsx and upload that copy."],
-        code="unreadable",
+        code=ErrorCode.UNREADABLE,
     )  # fmt: skip
 
 

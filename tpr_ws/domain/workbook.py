@@ -21,7 +21,7 @@ from tpr_ws.domain.problems import header_problems, missing_method_warnings
 from tpr_ws.domain.safety import detect_format
 from tpr_ws.domain.sheets import Book, open_book
 from tpr_ws.domain.splits import Merged, merge_columns, split_findings
-from tpr_ws.errors import UploadRejected
+from tpr_ws.errors import ErrorCode, UploadRejected
 
 _GEOGRAPHY = (schema.STATE, schema.LGA, schema.WARD, schema.FACILITY)
 
@@ -45,13 +45,13 @@ def parse_workbook(data: bytes, file_name: str) -> Ingested:
     if not _has_data(grid):
         problems.append(f"There are no data rows below the header row (row {header_row + 1}).")
     if problems:
-        raise UploadRejected([*problems, context], code="unusable_workbook")
+        raise UploadRejected([*problems, context], code=ErrorCode.UNUSABLE_WORKBOOK)
     built = _build(grid, header_map)
     if built.frame.empty:
         reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in built.dropped.items())
         raise UploadRejected(
             [f"None of the {len(grid)} data rows could be used ({reasons}).", context],
-            code="unusable_workbook",
+            code=ErrorCode.UNUSABLE_WORKBOOK,
         )
     report = _report(file_name, file_format, sheet, header_row, header_map, len(grid), built)
     return Ingested(built.frame, report)
@@ -65,7 +65,7 @@ def choose_sheet(book: Book) -> tuple[str, int, HeaderMap]:
         if best is None or header_map.score > best[2].score:
             best = (name, row, header_map)
     if best is None:
-        raise UploadRejected(["The workbook has no sheets."], code="unusable_workbook")
+        raise UploadRejected(["The workbook has no sheets."], code=ErrorCode.UNUSABLE_WORKBOOK)
     return best
 
 

@@ -11,7 +11,7 @@ import secrets
 
 from aiohttp import web
 
-from tpr_ws.errors import NotFound, Unauthorized
+from tpr_ws.errors import ErrorCode, NotFound, Unauthorized
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
@@ -28,7 +28,7 @@ def token_for(secret: bytes, sid: str) -> str:
 
 def check_session_id(sid: str) -> str:
     if not _SESSION_ID.match(sid):
-        raise NotFound("No such session.", code="unknown_session")
+        raise NotFound("No such session.", code=ErrorCode.UNKNOWN_SESSION)
     return sid
 
 

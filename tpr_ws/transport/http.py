@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from tpr_ws.errors import ClientError, NotFound, ProtocolError, ServerError, TooLarge
+from tpr_ws.errors import ClientError, ErrorCode, NotFound, ProtocolError, ServerError, TooLarge
 from tpr_ws.transport import auth
 from tpr_ws.transport.keys import CONVERSATION, METRICS, SETTINGS, STORAGE
 from tpr_ws.transport.origin import check_origin
@@ -46,18 +46,21 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         raise
     except (ServerError, RedisError, OSError) as exc:
         log.warning("request failed: %s", exc)
-        return _json(
-            {
-                "error": {
-                    "code": "server_error",
-                    "message": "The server could not finish that; try again.",
-                }
-            },
-            503,
-        )
+        code = _server_code(exc)
+        request.app[METRICS].errors.labels(code).inc()
+        message = "The server could not finish that; try again."
+        return _json({"error": {"code": code, "message": message}}, 503)
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
-        return _json({"error": {"code": "server_error", "message": "Something went wrong."}}, 500)
+        request.app[METRICS].errors.labels(ErrorCode.SERVER_ERROR).inc()
+        body = {"code": ErrorCode.SERVER_ERROR, "message": "Something went wrong."}
+        return _json({"error": body}, 500)
+
+
+def _server_code(exc: Exception) -> ErrorCode:
+    if isinstance(exc, ServerError):
+        return exc.code
+    return ErrorCode.STORAGE_UNAVAILABLE if isinstance(exc, RedisError) else ErrorCode.SERVER_ERROR
 
 
 @web.middleware
@@ -103,7 +106,8 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[str, bytes]:
         reader = await request.multipart()
     except (AssertionError, ValueError, KeyError):
         raise ProtocolError(
-            "Send the file as multipart/form-data in a field named 'file'.", code="bad_upload"
+            "Send the file as multipart/form-data in a field named 'file'.",
+            code=ErrorCode.BAD_UPLOAD,
         ) from None
     async for part in reader:
         if getattr(part, "name", None) != "file":
@@ -116,7 +120,9 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[str, bytes]:
                 raise TooLarge(f"The file is larger than the {limit // 1_048_576} MB limit.")
             chunks.append(chunk)
         return file_name, b"".join(chunks)
-    raise ProtocolError("Send the file in a multipart field named 'file'.", code="bad_upload")
+    raise ProtocolError(
+        "Send the file in a multipart field named 'file'.", code=ErrorCode.BAD_UPLOAD
+    )
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -124,10 +130,12 @@ async def upload(request: web.Request) -> web.Response:
     sid = _session(request)
     storage = request.app[STORAGE]
     if await storage.last_seq(sid) == 0:
-        raise NotFound("No such session; start a new one.", code="unknown_session")
+        raise NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
     key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
     if not _IDEMPOTENCY_KEY.match(key):
-        raise ProtocolError("Idempotency-Key must be 1-128 URL-safe characters.", code="bad_key")
+        raise ProtocolError(
+            "Idempotency-Key must be 1-128 URL-safe characters.", code=ErrorCode.BAD_KEY
+        )
     upload_id = key
     file_name, data = await _read_upload(request, request.app[SETTINGS].max_upload_bytes)
     result = await request.app[CONVERSATION].upload(sid, upload_id, data, file_name)
@@ -142,7 +150,7 @@ async def download(request: web.Request) -> web.Response:
     ]
     state = await request.app[STORAGE].load_state(sid)
     if state is None:
-        raise NotFound("No such session.", code="unknown_session")
+        raise NotFound("No such session.", code=ErrorCode.UNKNOWN_SESSION)
     file = await request.app[CONVERSATION].download(state, kind)
     return web.Response(
         body=file.body,

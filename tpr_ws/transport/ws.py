@@ -19,13 +19,14 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from tpr_ws.errors import (
+    CLOSE_CODES,
     ClientError,
+    ErrorCode,
     NotFound,
     ProtocolError,
     RateLimited,
     ServerError,
     TooLarge,
-    Unauthorized,
 )
 from tpr_ws.transport import auth
 from tpr_ws.transport.keys import (
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_TEXT_CHARS = 2000
 MAX_LABEL_CHARS = 200
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_UNKNOWN_SESSION = 4404
 REPLAY_PAGE = 64  # events read from the log per round trip while replaying
 
 
@@ -101,7 +100,9 @@ class Connection:
                 if msg.type == WSMsgType.TEXT:
                     await self._guard(self._receive, msg.data, None)
                 elif msg.type == WSMsgType.BINARY:
-                    await self._send_error(ProtocolError("Send JSON text frames, not binary."))
+                    await self._send_error(
+                        ErrorCode.BAD_FRAME, "Send JSON text frames, not binary."
+                    )
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
@@ -116,15 +117,16 @@ class Connection:
     async def _receive(self, raw: str) -> None:
         if len(raw.encode()) > self.settings.max_message_bytes:
             raise TooLarge(
-                f"Message too large: the limit is {self.settings.max_message_bytes} bytes.",
-                code="too_large",
+                f"Message too large: the limit is {self.settings.max_message_bytes} bytes."
             )
         try:
             frame = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise ProtocolError("That frame is not valid JSON.", code="bad_json") from None
+            raise ProtocolError("That frame is not valid JSON.", code=ErrorCode.BAD_JSON) from None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            raise ProtocolError('A frame must be a JSON object with a "type".', code="bad_frame")
+            raise ProtocolError(
+                'A frame must be a JSON object with a "type".', code=ErrorCode.BAD_FRAME
+            )
         kind = frame["type"]
         if kind == "hello":
             await self._hello(frame)
@@ -133,39 +135,40 @@ class Connection:
                 self._check_say(frame)
             except ClientError as exc:
                 mid = frame.get("id")
-                await self._send_error(exc, mid if isinstance(mid, str) else None)
+                await self._send_error(exc.code, str(exc), mid if isinstance(mid, str) else None)
                 return
             await self._inbox.put(frame)
         elif kind == "ping":
             await self._send({"type": "pong"})
         else:
-            raise ProtocolError(f"Unknown frame type {kind!r}.", code="unknown_type")
+            raise ProtocolError(f"Unknown frame type {kind!r}.", code=ErrorCode.UNKNOWN_TYPE)
 
     def _check_say(self, frame: dict[str, Any]) -> None:
         mid = frame.get("id")
         if not isinstance(mid, str) or not _MESSAGE_ID.match(mid):
             raise ProtocolError(
-                "A say needs an id of 1-128 letters, digits, '-', '_', ':' or '.'.", code="bad_id"
+                "A say needs an id of 1-128 letters, digits, '-', '_', ':' or '.'.",
+                code=ErrorCode.BAD_ID,
             )
         if self.sid is None:
-            raise ProtocolError("Send hello before say.", code="hello_required")
+            raise ProtocolError("Send hello before say.", code=ErrorCode.HELLO_REQUIRED)
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ProtocolError("A say needs a non-empty text.", code="empty_text")
+            raise ProtocolError("A say needs a non-empty text.", code=ErrorCode.EMPTY_TEXT)
         if len(text) > MAX_TEXT_CHARS:
             raise TooLarge(f"Messages are limited to {MAX_TEXT_CHARS} characters.")
         label = frame.get("label")
         if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_CHARS):
             raise ProtocolError(
                 f"A say's label must be text of at most {MAX_LABEL_CHARS} characters.",
-                code="bad_label",
+                code=ErrorCode.BAD_LABEL,
             )
         if not self._bucket.take():
             raise RateLimited("Too many messages; wait a few seconds and try again.")
 
     async def _hello(self, frame: dict[str, Any]) -> None:
         if self.sid is not None:
-            raise ProtocolError("This socket already said hello.", code="already_greeted")
+            raise ProtocolError("This socket already said hello.", code=ErrorCode.ALREADY_GREETED)
         sid, token, last_seq = frame.get("session_id"), frame.get("token"), frame.get("last_seq", 0)
         if not isinstance(sid, str) or not isinstance(last_seq, int) or last_seq < 0:
             raise ProtocolError("hello needs session_id (string) and last_seq (integer >= 0).")
@@ -173,7 +176,7 @@ class Connection:
         auth.verify(self.settings.secret, sid, token if isinstance(token, str) else None)
         current = await self.storage.last_seq(sid)
         if current == 0:
-            raise NotFound("No such session; start a new one.", code="unknown_session")
+            raise NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
         # Subscribe before reading the log, so nothing committed in between is missed.
         self.sid = sid
         await self.fanout.subscribe(sid, self._on_published)
@@ -279,36 +282,29 @@ class Connection:
     async def _guard(self, handler: Any, arg: Any, message_id: Any) -> None:
         try:
             await handler(arg)
-        except Unauthorized as exc:
-            await self._send_error(exc, message_id)
-            await self.ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
-        except NotFound as exc:
-            await self._send_error(exc, message_id)
-            if self.sid is None:
-                await self.ws.close(code=CLOSE_UNKNOWN_SESSION, message=b"unknown session")
         except ClientError as exc:
-            await self._send_error(exc, message_id)
+            await self._send_error(exc.code, str(exc), message_id)
+            close = CLOSE_CODES.get(exc.code)
+            if close is not None:
+                await self.ws.close(code=close, message=exc.code.encode())
         except ServerError as exc:
             log.warning("turn failed: %s (%s)", exc.code, exc)
             await self._send_error(
-                exc, message_id, "The server could not finish that; send it again."
+                exc.code, "The server could not finish that; send it again.", message_id
             )
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception:
             log.exception("unexpected error on a WebSocket")
             await self._send_error(
-                ServerError("internal"),
-                message_id,
+                ErrorCode.SERVER_ERROR,
                 "Something went wrong on the server; send it again.",
+                message_id,
             )
 
-    async def _send_error(
-        self, exc: Exception, message_id: Any = None, text: str | None = None
-    ) -> None:
-        code = getattr(exc, "code", "server_error")
+    async def _send_error(self, code: ErrorCode, message: str, message_id: Any = None) -> None:
         self.metrics.errors.labels(code).inc()
-        frame: dict[str, Any] = {"type": "error", "code": code, "message": text or str(exc)}
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if isinstance(message_id, str):
             frame["id"] = message_id
         with contextlib.suppress(ConnectionResetError):
