@@ -52,6 +52,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         log_max_events=settings.log_max_events,
         log_max_bytes=settings.log_max_bytes,
         session_ttl_s=settings.session_ttl_s,
+        message_ids_kept=settings.message_ids_kept,
     )
     await storage.initialize()
     log.info("storage: %s at %s", "Redis Cluster" if cluster else "Redis", settings.redis_url)

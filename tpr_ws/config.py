@@ -49,6 +49,7 @@ class Settings:
     metrics_dir: str | None = None
     blob_ttl_s: int = 7 * 24 * 3600
     session_ttl_s: int = 30 * 24 * 3600
+    message_ids_kept: int = 500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +86,7 @@ class Settings:
             "metrics_dir": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             "blob_ttl_s": _int(env, _PREFIX + "BLOB_TTL_S", base.blob_ttl_s),
             "session_ttl_s": _int(env, _PREFIX + "SESSION_TTL_S", base.session_ttl_s),
+            "message_ids_kept": _int(env, _PREFIX + "MESSAGE_IDS_KEPT", base.message_ids_kept),
         }
         settings = cls(**values)
         settings.validate()
@@ -100,6 +102,8 @@ class Settings:
             problems.append("TPR_WS_MAX_UPLOAD_BYTES must be at least 1024")
         if self.log_max_bytes < 16 * 1024:
             problems.append("TPR_WS_LOG_MAX_BYTES must be at least 16384")
+        if self.message_ids_kept < 10:
+            problems.append("TPR_WS_MESSAGE_IDS_KEPT must be at least 10")
         if len(self.secret) < 16:
             problems.append("TPR_WS_SECRET must be at least 16 characters")
         if problems:

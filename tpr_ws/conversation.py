@@ -166,6 +166,9 @@ class Conversation:
         """Parse (in the process pool) and feed the result to the session's actor, telling the
         session's sockets how far it got on the way."""
         message_id = f"upload:{upload_id}"
+        known = await self._registry.recorded(sid, message_id)
+        if known is not None:
+            return known  # a resent upload: its events, progress included, are in the log
         size_mb = len(data) / 1_048_576
         label = f"Uploaded **{outputs.md_escape(file_name)}** ({size_mb:.1f} MB)"
 

@@ -8,7 +8,8 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
     tpr:{sid}:lease        holder token, PX = lease TTL (absent = free)
     tpr:{sid}:epoch        fencing token; INCR on every grant, never reset while the session lives
     tpr:{sid}:state        the checkpoint (opaque bytes)
-    tpr:{sid}:msg:<id>     committed message id -> {"first_seq","last_seq","result"}
+    tpr:{sid}:msgs         hash: committed message id -> {"first_seq","last_seq","result"}
+    tpr:{sid}:msgs:order   list of those ids, oldest first (the hash keeps the newest N)
     tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
     tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
                            a list persists, so a wake-up is never lost
@@ -51,10 +52,8 @@ class SessionKeys:
     log_bytes: bytes
     seq: bytes
     channel: str
-    msg_prefix: bytes
-
-    def message(self, message_id: str) -> bytes:
-        return self.msg_prefix + message_id.encode()
+    messages: bytes
+    message_order: bytes
 
     def wake_list(self, token: str) -> bytes:
         return self.waiters + b":" + token.encode()
@@ -91,7 +90,8 @@ class KeySpace:
             log_bytes=(base + "log:bytes").encode(),
             seq=(base + "seq").encode(),
             channel=base + "events",
-            msg_prefix=(base + "msg:").encode(),
+            messages=(base + "msgs").encode(),
+            message_order=(base + "msgs:order").encode(),
         )
 
     def blob(self, key: str) -> str:

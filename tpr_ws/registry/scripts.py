@@ -98,17 +98,18 @@ end
 """
 
 # Acquire + load.
-# KEYS[1] lease    KEYS[2] epoch   KEYS[3] state   KEYS[4] message id record
+# KEYS[1] lease    KEYS[2] epoch   KEYS[3] state   KEYS[4] message records (hash)
 # KEYS[5] waiters  KEYS[6] arrivals counter
 # ARGV[1] caller token  ARGV[2] lease TTL ms
 # ARGV[3] '1' on the caller's first acquire (a fresh token: counts an arrival), else '0'
+# ARGV[4] message id
 # Returns {'dup', record} | {'granted', epoch, state or nil, ticket} | {'queued', pos, ticket}
 ACQUIRE = (
     _HAND_OVER
     + """
 local token = ARGV[1]
 local wake = KEYS[5] .. ':' .. token
-local rec = redis.call('GET', KEYS[4])
+local rec = redis.call('HGET', KEYS[4], ARGV[4])
 local cur = redis.call('GET', KEYS[1])
 if rec then
   -- Committed before: answer with the record and give back whatever we held or queued for.
@@ -175,11 +176,14 @@ return 0
 """
 
 # Commit + release, fenced.
-# KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message id record  KEYS[5] waiters
-# KEYS[6] log stream  KEYS[7] seq counter  KEYS[8] log bytes counter
+# KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message records (hash)  KEYS[5] waiters
+# KEYS[6] log stream  KEYS[7] seq counter  KEYS[8] log bytes counter  KEYS[9] record order
 # ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
-# ARGV[5] lease TTL ms (for a hand-over)  ARGV[6..] events (JSON objects, no "seq")
-# The record TTL, log bounds and session TTL are the Storage's configuration, written into
+# ARGV[5] lease TTL ms (for a hand-over)  ARGV[6] message id
+# ARGV[7..] events (JSON objects, no "seq")
+# Records live as long as the session (same TTL, renewed by every commit), so a resend is
+# answered at any time in the session's life; the newest `records_kept` ids are kept.
+# The records kept, log bounds and session TTL are the Storage's configuration, written into
 # the script text (see `configure`), so they are not sent with every commit.
 # Returns {'ok', record} | {'dup', record} | {'fenced'}
 COMMIT = (
@@ -187,7 +191,7 @@ COMMIT = (
     + _APPEND
     + """
 local token = ARGV[1]
-local rec = redis.call('GET', KEYS[4])
+local rec = redis.call('HGET', KEYS[4], ARGV[6])
 if rec then
   -- Already committed (a resent id, or our own commit retried after a dropped reply).
   if redis.call('GET', KEYS[1]) == token then
@@ -203,9 +207,16 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', __SESSION_TTL__)
 -- The epoch outlives nothing it fences: a lease lasts seconds, an idle session days.
 redis.call('EXPIRE', KEYS[2], __SESSION_TTL__)
 -- With no events, first_seq = last_seq = the session's current seq.
-local seqs = append(KEYS[6], KEYS[7], KEYS[8], 6)
+local seqs = append(KEYS[6], KEYS[7], KEYS[8], 7)
 rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
-redis.call('SET', KEYS[4], rec, 'EX', __RECORD_TTL__)
+redis.call('HSET', KEYS[4], ARGV[6], rec)
+local kept = redis.call('RPUSH', KEYS[9], ARGV[6])
+if kept > __RECORDS_KEPT__ then
+  -- The oldest ids leave the window (far more than a page ever has unacknowledged).
+  redis.call('HDEL', KEYS[4], unpack(redis.call('LPOP', KEYS[9], kept - __RECORDS_KEPT__)))
+end
+redis.call('EXPIRE', KEYS[4], __SESSION_TTL__)
+redis.call('EXPIRE', KEYS[9], __SESSION_TTL__)
 redis.call('DEL', KEYS[1])
 hand_over(KEYS[1], KEYS[2], KEYS[5], ARGV[5], ARGV[3])
 return {'ok', rec}
@@ -275,11 +286,11 @@ return {last, out}
 
 
 def configure(
-    script: str, *, record_ttl_s: int, log_maxlen: int, log_maxbytes: int, session_ttl_s: int
+    script: str, *, records_kept: int, log_maxlen: int, log_maxbytes: int, session_ttl_s: int
 ) -> str:
     """A script with the Storage's constants written in (fewer arguments on every call)."""
     for name, value in (
-        ("__RECORD_TTL__", record_ttl_s),
+        ("__RECORDS_KEPT__", records_kept),
         ("__LOG_MAXLEN__", log_maxlen),
         ("__LOG_MAXBYTES__", log_maxbytes),
         ("__SESSION_TTL__", session_ttl_s),

@@ -26,7 +26,7 @@ from tpr_ws.registry.scripts import (
     configure,
 )
 
-MESSAGE_RECORD_TTL_S = 24 * 3600
+MESSAGE_IDS_KEPT = 500  # committed message ids a session remembers (the newest)
 SESSION_TTL_S = 30 * 24 * 3600  # an idle session (state, log, epoch) expires after this
 LOG_MAX_BYTES = 256 * 1024  # event bodies a session's log keeps (the oldest go first)
 
@@ -111,6 +111,7 @@ class Storage:
         log_max_events: int = 2000,
         log_max_bytes: int = LOG_MAX_BYTES,
         session_ttl_s: int = SESSION_TTL_S,
+        message_ids_kept: int = MESSAGE_IDS_KEPT,
     ) -> None:
         if isinstance(redis, RedisCluster):
             encoder = redis.get_encoder()
@@ -123,10 +124,11 @@ class Storage:
         self.log_max_events = log_max_events
         self.log_max_bytes = log_max_bytes
         self.session_ttl_s = session_ttl_s
+        self.message_ids_kept = message_ids_kept
         self.keys = KeySpace(prefix)
         # Script objects run EVALSHA and re-load the script after NOSCRIPT (e.g. a restart).
         constants = {
-            "record_ttl_s": MESSAGE_RECORD_TTL_S,
+            "records_kept": message_ids_kept,
             "log_maxlen": log_max_events,
             "log_maxbytes": log_max_bytes,
             "session_ttl_s": session_ttl_s,
@@ -167,11 +169,11 @@ class Storage:
                 k.lease,
                 k.epoch,
                 k.state,
-                k.message(message_id),
+                k.messages,
                 k.waiters,
                 k.arrivals,
             ],
-            args=[token, ttl_ms, "1" if first else "0"],
+            args=[token, ttl_ms, "1" if first else "0", message_id],
         )
         kind = bytes(reply[0])
         if kind == b"dup":
@@ -219,11 +221,12 @@ class Storage:
                 k.lease,
                 k.epoch,
                 k.state,
-                k.message(message_id),
+                k.messages,
                 k.waiters,
                 k.log,
                 k.seq,
                 k.log_bytes,
+                k.message_order,
             ],
             args=[
                 token,
@@ -231,6 +234,7 @@ class Storage:
                 state,
                 orjson.dumps(result),
                 ttl_ms,
+                message_id,
                 *_event_bodies(events),
             ],
         )
@@ -247,6 +251,11 @@ class Storage:
             args=[token, ttl_ms],
         )
         return bool(reply)
+
+    async def message_record(self, sid: str, message_id: str) -> MessageRecord | None:
+        """What a committed message id answers (None if it was never committed)."""
+        raw = await self.redis.hget(self._keys(sid).messages, message_id)
+        return _record(raw) if raw is not None else None
 
     async def lease_holder(self, sid: str) -> tuple[str | None, int]:
         """Current holder token (None if free) and its remaining TTL in ms (for tests/ops)."""

@@ -140,6 +140,15 @@ class Registry:
             if self.metrics is not None:
                 self.metrics.turn_finished(time.monotonic() - started, outcome)
 
+    async def recorded(self, sid: str, message_id: str) -> TurnResult | None:
+        """The recorded answer of ``message_id`` if it was committed before (a plain read:
+        no lease, no effect), else None. Raises `StorageUnavailable`."""
+        try:
+            record = await self.storage.message_record(sid, message_id)
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
+        return None if record is None else _answer(message_id, record, duplicate=True, events=[])
+
     async def _run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
         token = f"{self.holder_prefix}{secrets.token_hex(16)}"
         acquired = await self._acquire(sid, message_id, token)
