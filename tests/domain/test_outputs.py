@@ -71,8 +71,9 @@ def test_xlsx_reopens_with_the_same_values() -> None:
         if math.isnan(want["TPR"]):
             assert got[3] is None
         else:
-            assert got[3] == round(want["TPR"], 2)
+            assert math.isclose(got[3], want["TPR"], rel_tol=1e-14)  # unrounded
         assert isinstance(got[4], int) and got[4] == want["Tested"]
+    assert all(row[3].number_format == "0.00" for row in sheet.iter_rows(min_row=2))
 
 
 def test_report_escapes_hostile_names_and_states_the_rule() -> None:

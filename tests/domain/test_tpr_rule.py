@@ -75,7 +75,7 @@ def test_state_figure_is_pooled_not_mean_of_ward_rates() -> None:
         {"ward": "B", "rdt_tested_u5": 10, "rdt_positive_u5": 9},
     ])  # fmt: skip
     summary = compute_tpr(frame, "Adamawa", "All", "u5").summary
-    assert summary["state_tpr"] == round(100 * 19 / 110, 2)
+    assert summary["state_tpr"] == 100 * 19 / 110  # unrounded: rounded once where shown
     assert summary["stats"]["mean"] == 50.0  # (10 + 90) / 2, reported only as a statistic
 
 
@@ -100,13 +100,32 @@ def test_ward_without_data_is_listed_with_no_tpr() -> None:
     assert result.summary["wards_no_data"] == 1
 
 
-def test_level_keeps_only_wards_with_a_facility_of_that_level() -> None:
+def test_every_ward_of_the_state_is_listed_at_every_level() -> None:
     frame = tidy([
         {"ward": "A", "facility_level": "Primary", "rdt_tested_u5": 10},
         {"ward": "B", "facility_level": "Secondary", "rdt_tested_u5": 10},
+        {"ward": "C", "facility_level": "Secondary"},
     ])  # fmt: skip
-    assert list(compute_tpr(frame, "Adamawa", FacilityLevel.SECONDARY, "u5").wards["Ward"]) == ["B"]
-    assert len(compute_tpr(frame, "Adamawa", FacilityLevel.TERTIARY, "u5").wards) == 0
+    secondary = compute_tpr(frame, "Adamawa", FacilityLevel.SECONDARY, "u5")
+    table = secondary.wards
+    assert list(table["Ward"]) == ["A", "B", "C"]
+    assert list(table["Facilities"]) == [0, 1, 1]
+    assert math.isnan(table["TPR"].iloc[0]) and table["Tested"].iloc[0] == 0
+    summary = secondary.summary
+    assert (summary["wards_total"], summary["wards_with_data"]) == (3, 1)
+    assert (summary["wards_no_facility"], summary["wards_no_usable_tests"]) == (1, 1)
+    tertiary = compute_tpr(frame, "Adamawa", FacilityLevel.TERTIARY, "u5")
+    assert list(tertiary.wards["Facilities"]) == [0, 0, 0]
+    assert tertiary.summary["wards_no_facility"] == 3 and tertiary.summary["state_tpr"] is None
+
+
+def test_facilities_are_not_counted_when_the_file_names_none() -> None:
+    frame = tidy([{"ward": "A", "facility": "", "rdt_tested_u5": 10}, {"ward": "B",
+                  "facility": "", "facility_level": "Secondary"}])  # fmt: skip
+    result = compute_tpr(frame, "Adamawa", "Primary", "u5")
+    assert result.wards["Facilities"].isna().all()
+    assert result.summary["facilities_counted"] is False
+    assert (result.summary["wards_no_facility"], result.summary["wards_total"]) == (1, 2)
 
 
 def test_all_ages_sums_the_three_groups() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tpr_ws.domain import figures
 from tpr_ws.domain.schema import AGE_LABELS, AgeGroup, FacilityLevel
 
 _MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]<>#+!|~&])")
@@ -62,10 +63,8 @@ def count(value: object, noun: str) -> str:
 
 
 def pct(value: object) -> str:
-    try:
-        return f"{float(value):.1f}%"  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
+    """A percentage rounded once for display, as the page and the files round it."""
+    return figures.percent(value)
 
 
 def _get(d: object, *path: str) -> Any:
@@ -324,8 +323,8 @@ def results_text(summary: Mapping[str, Any], state: str, level: str, age: str) -
     if summary.get("state_tpr") is None or num(summary.get("tested")) == "0":
         return (
             f"{head}\n\nNo tests are recorded for this selection, so there is no TPR to show "
-            f"({count(summary.get('wards_total'), 'ward')}, none with data). Try another age group "
-            "or facility level."
+            f"({count(summary.get('wards_total'), 'ward')}, none with data"
+            f"{wards_without(summary, level)}). Try another age group or facility level."
         )
     lines = [
         head,
@@ -334,7 +333,8 @@ def results_text(summary: Mapping[str, Any], state: str, level: str, age: str) -
         f"positive of {num(summary.get('tested'))} tested, pooled over all wards)",
         "",
         f"- Wards: {num(summary.get('wards_total'))}; {num(summary.get('wards_with_data'))} with "
-        f"data, {num(summary.get('wards_no_data'))} without data",
+        f"data, {num(summary.get('wards_no_data'))} without data"
+        f"{wards_without(summary, level)}",
         f"- Ward TPR distribution: mean {pct(stats.get('mean'))}, median "
         f"{pct(stats.get('median'))}, min {pct(stats.get('min'))}, max {pct(stats.get('max'))}",
         f"- Wards above 50%: {num(summary.get('above_50'))} · above 70%: "
@@ -349,6 +349,18 @@ def results_text(summary: Mapping[str, Any], state: str, level: str, age: str) -
         f"**Rule:** {md(summary.get('rule', ''))}",
     ]
     return "\n".join(lines)
+
+
+def wards_without(summary: Mapping[str, Any], level: str) -> str:
+    """Why wards have no data: no facility at the level, or no usable tests reported."""
+    if "wards_no_facility" not in summary:  # a summary from before these counts existed
+        return ""
+    none_here, no_tests = summary.get("wards_no_facility"), summary.get("wards_no_usable_tests")
+    where = "no facility in the file" if level == "All" else f"no {level.lower()} facility"
+    return (
+        f": {num(none_here)} with {where}, {num(no_tests)} whose facilities reported no usable "
+        "tests"
+    )
 
 
 def results_quality(q: Mapping[str, Any]) -> str:

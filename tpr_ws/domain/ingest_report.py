@@ -64,12 +64,12 @@ class IngestReport:
 
 
 def completeness(frame: pd.DataFrame) -> dict[str, float]:
-    """Percent of rows (1 decimal) with any non-blank tested cell, for RDT and microscopy."""
+    """Percent of rows (unrounded) with any non-blank tested cell, for RDT and microscopy."""
     result: dict[str, float] = {}
     for method, key in ((schema.Method.RDT, "rdt"), (schema.Method.MICROSCOPY, "microscopy")):
         cols = [schema.count_column(method, "tested", age) for age in schema.SINGLE_AGES]
         share = frame[cols].notna().any(axis=1).mean() if len(frame) else 0.0
-        result[key] = round(100.0 * float(share), 1)
+        result[key] = 100.0 * float(share)
     return result
 
 

@@ -12,11 +12,12 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from tpr_ws.domain import schema
+from tpr_ws.domain import figures, schema
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
 from tpr_ws.domain.tpr import TprResult
 
 _RATE_COLUMNS: Final = ("TPR",)
+RATE_DECIMALS: Final = 2  # in the CSV; the XLSX keeps the unrounded value
 _COUNT_COLUMNS: Final = (
     "Tested", "Positive", "RDT_Tested", "RDT_Positive", "Microscopy_Tested",
     "Microscopy_Positive", "Facilities", "Reporting_Rows", "Excluded_Rows",
@@ -33,22 +34,27 @@ def output_filename(state: str, level: FacilityLevel | str, age: AgeGroup | str,
 
 
 def _display_table(result: TprResult) -> pd.DataFrame:
-    """The ward table with rates rounded to 2 decimals and counts as integers."""
+    """The ward table with unrounded rates and counts as integers (a count the file cannot
+    give, such as Facilities without a facility column, is empty)."""
     table = result.wards[list(schema.WARD_TABLE_COLUMNS)].copy()
-    for column in _RATE_COLUMNS:
-        table[column] = table[column].astype(np.float64).round(2)
     for column in _COUNT_COLUMNS:
-        table[column] = np.rint(table[column].to_numpy(dtype=np.float64)).astype(np.int64)
+        values = table[column].to_numpy(dtype=np.float64)
+        table[column] = pd.array(np.rint(values), dtype="Int64")
     return table
 
 
 def ward_table_csv(result: TprResult) -> bytes:
-    """The ward table as UTF-8 CSV; a ward without data has an empty TPR."""
-    return _display_table(result).to_csv(index=False, float_format="%.2f").encode("utf-8")
+    """The ward table as UTF-8 CSV; TPR rounded once to 2 decimals, as the page rounds it; a
+    ward without data has an empty TPR."""
+    table = _display_table(result)
+    for column in _RATE_COLUMNS:
+        table[column] = [figures.fixed(v, RATE_DECIMALS) for v in table[column].tolist()]
+    return table.to_csv(index=False).encode("utf-8")
 
 
 def ward_table_xlsx(result: TprResult) -> bytes:
-    """The ward table as an XLSX workbook: bold frozen header, numbers stored as numbers."""
+    """The ward table as an XLSX workbook: bold frozen header, numbers stored as numbers (TPR
+    unrounded, shown with 2 decimals)."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None  # a new Workbook always has one sheet
@@ -57,15 +63,18 @@ def ward_table_xlsx(result: TprResult) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
+    rate_columns = [schema.WARD_TABLE_COLUMNS.index(c) + 1 for c in _RATE_COLUMNS]
     for row in _display_table(result).itertuples(index=False):
         sheet.append([_cell(v) for v in row])
+        for column in rate_columns:
+            sheet.cell(sheet.max_row, column).number_format = "0.00"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+    if value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, np.generic):
         return value.item()
@@ -80,7 +89,8 @@ def md_escape(value: object) -> str:
 
 
 def _fmt(value: float | None, suffix: str = "") -> str:
-    return "no data" if value is None else f"{value:.1f}{suffix}"
+    text = figures.fixed(value, 1)
+    return f"{text}{suffix}" if text else "no data"
 
 
 def summary_report(result: TprResult, *, file_name: str | None = None) -> str:

@@ -17,7 +17,8 @@ _LEVELS: Final = (FacilityLevel.PRIMARY, FacilityLevel.SECONDARY, FacilityLevel.
 
 
 def _pct(part: float, whole: float) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
+    """A share in percent, unrounded (rounded once where it is shown)."""
+    return 100.0 * part / whole if whole else 0.0
 
 
 def _tested_cells(frame: pd.DataFrame, method: Method, ages: tuple[AgeGroup, ...]) -> np.ndarray:

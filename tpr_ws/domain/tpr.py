@@ -83,39 +83,51 @@ def _codes(rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
 def select_rows(frame: pd.DataFrame, state: str, level: FacilityLevel) -> pd.DataFrame:
     """The rows of `state` at facility `level` (every level for All)."""
     in_state = frame[frame[schema.STATE] == state]
-    if level is not FacilityLevel.ALL:
-        in_state = in_state[in_state[schema.FACILITY_LEVEL] == level.value]
-    return in_state
+    return in_state[_at_level(in_state, level)]
+
+
+def _at_level(rows: pd.DataFrame, level: FacilityLevel) -> np.ndarray:
+    if level is FacilityLevel.ALL:
+        return np.ones(len(rows), dtype=bool)
+    return np.asarray(rows[schema.FACILITY_LEVEL] == level.value, dtype=bool)
 
 
 def ward_table(
     frame: pd.DataFrame, state: str, level: FacilityLevel, age: AgeGroup
 ) -> pd.DataFrame:
-    """One row per ward of `state` at `level` (schema.WARD_TABLE_COLUMNS), sorted by LGA, ward.
+    """One row per ward of `state` (schema.WARD_TABLE_COLUMNS), sorted by LGA, ward.
 
-    The state's wards at a level are those with at least one facility of that level; a ward
-    without any contributing row has TPR NaN ("no data").
+    The state's wards are every ward any row places in the state, at any level: a ward with no
+    facility at `level` is listed with Facilities 0, and any ward without a contributing row
+    has TPR NaN ("no data").
     """
-    return _table(select_rows(frame, state, level), level, age)
+    in_state = frame[frame[schema.STATE] == state]
+    return _table(in_state, _at_level(in_state, level), level, age).table
 
 
-def _table(in_state: pd.DataFrame, level: FacilityLevel, age: AgeGroup) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Table:
+    table: pd.DataFrame
+    rows: int  # facility-month rows at the level
+    wards_at_level: int  # wards with at least one row at the level
+
+
+def _table(
+    in_state: pd.DataFrame, at_level: np.ndarray, level: FacilityLevel, age: AgeGroup
+) -> _Table:
     # Wards within one state: LGA + ward identify them (the state is fixed by the selection).
     ward = _codes(in_state, [schema.LGA, schema.WARD])
     n_wards = int(ward.max()) + 1 if len(ward) else 0
     first = np.unique(ward, return_index=True)[1]
-    facility = _codes(in_state, [schema.LGA, schema.WARD, schema.FACILITY])
-    pairs = np.unique(ward * (int(facility.max(initial=0)) + 1) + facility)
+    rows, ward_at = in_state[at_level], ward[at_level]
     table: dict[str, object] = {
         "State": in_state[schema.STATE].to_numpy(dtype=object)[first],
         "LGA": in_state[schema.LGA].to_numpy(dtype=object)[first],
         "Ward": in_state[schema.WARD].to_numpy(dtype=object)[first],
-        "Facilities": np.bincount(
-            pairs // (int(facility.max(initial=0)) + 1), minlength=n_wards
-        ).astype(np.int64),
+        "Facilities": _facilities(rows, ward_at, n_wards, facilities_named(in_state)),
     }
-    for name, values in contributions(in_state, age).items():
-        summed = np.bincount(ward, weights=values, minlength=n_wards)
+    for name, values in contributions(rows, age).items():
+        summed = np.bincount(ward_at, weights=values, minlength=n_wards)
         table[name] = summed.astype(np.int64) if values.dtype.kind == "i" else summed
     tested = np.asarray(table["RDT_Tested"]) + np.asarray(table["Microscopy_Tested"])
     positive = np.asarray(table["RDT_Positive"]) + np.asarray(table["Microscopy_Positive"])
@@ -124,7 +136,26 @@ def _table(in_state: pd.DataFrame, level: FacilityLevel, age: AgeGroup) -> pd.Da
     table.update(Tested=tested, Positive=positive, Facility_Level=level.value, Age_Group=age.value)
     frame = pd.DataFrame(table, columns=list(schema.WARD_TABLE_COLUMNS))
     frame = frame.astype({"State": "str", "LGA": "str", "Ward": "str"})
-    return frame.sort_values(["LGA", "Ward"], kind="stable", ignore_index=True)
+    frame = frame.sort_values(["LGA", "Ward"], kind="stable", ignore_index=True)
+    present = int((np.bincount(ward_at, minlength=n_wards) > 0).sum())
+    return _Table(frame, len(rows), present)
+
+
+def _facilities(rows: pd.DataFrame, ward: np.ndarray, n_wards: int, counted: bool) -> np.ndarray:
+    """Distinct facilities per ward among `rows`, or NaN everywhere when not `counted` (the
+    file names no facility)."""
+    if not counted:
+        return np.full(n_wards, np.nan)
+    facility = _codes(rows, [schema.LGA, schema.WARD, schema.FACILITY])
+    width = int(facility.max(initial=0)) + 1
+    pairs = np.unique(ward * width + facility)
+    return np.bincount(pairs // width, minlength=n_wards).astype(np.int64)
+
+
+def facilities_named(rows: pd.DataFrame) -> bool:
+    """Whether the rows name their facilities (a file without a facility column does not:
+    its facility cells are all "", and facilities are not counted)."""
+    return bool(len(rows) == 0 or (rows[schema.FACILITY] != "").any())
 
 
 def compute_tpr(
@@ -132,6 +163,7 @@ def compute_tpr(
 ) -> TprResult:
     """TPR per ward of `state` for facility `level` and `age` group, with a summary."""
     level, age = FacilityLevel(level), AgeGroup(age)
-    rows = select_rows(frame, state, level)
-    wards = _table(rows, level, age)
-    return TprResult(state, level, age, wards, summarise(wards, state, level, age, len(rows)))
+    in_state = frame[frame[schema.STATE] == state]
+    built = _table(in_state, _at_level(in_state, level), level, age)
+    summary = summarise(built.table, state, level, age, built.rows, built.wards_at_level)
+    return TprResult(state, level, age, built.table, summary)

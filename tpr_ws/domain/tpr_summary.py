@@ -1,4 +1,7 @@
-"""The JSON-able summary of a ward TPR table: pooled state figure, distribution, top wards."""
+"""The JSON-able summary of a ward TPR table: pooled state figure, distribution, top wards.
+
+Every figure is kept unrounded; whoever shows it rounds it once (`domain/figures.py`).
+"""
 
 from __future__ import annotations
 
@@ -16,20 +19,22 @@ TOP_WARDS: Final = 10
 HISTOGRAM_EDGES: Final = tuple(range(0, 101, 10))
 
 
-def _round(value: float | None, digits: int = 2) -> float | None:
+def _figure(value: float | None) -> float | None:
+    """A statistic as it is computed, unrounded (None for "no data"): it is rounded once,
+    where it is shown (`figures`)."""
     if value is None or math.isnan(value):
         return None
-    return round(float(value), digits)
+    return float(value)
 
 
 def _stats(tpr: pd.Series) -> dict[str, float | None]:
     if tpr.empty:
         return {"mean": None, "median": None, "min": None, "max": None}
     return {
-        "mean": _round(tpr.mean()),
-        "median": _round(tpr.median()),
-        "min": _round(tpr.min()),
-        "max": _round(tpr.max()),
+        "mean": _figure(tpr.mean()),
+        "median": _figure(tpr.median()),
+        "min": _figure(tpr.min()),
+        "max": _figure(tpr.max()),
     }
 
 
@@ -50,7 +55,7 @@ def _top_wards(with_data: pd.DataFrame) -> list[dict[str, Any]]:
         {
             "lga": str(lga),
             "ward": str(ward),
-            "tpr": _round(float(tpr)),
+            "tpr": _figure(float(tpr)),
             "tested": int(tested),
             "positive": int(positive),
         }
@@ -61,9 +66,15 @@ def _top_wards(with_data: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def summarise(
-    wards: pd.DataFrame, state: str, level: FacilityLevel, age: AgeGroup, rows: int
+    wards: pd.DataFrame,
+    state: str,
+    level: FacilityLevel,
+    age: AgeGroup,
+    rows: int,
+    wards_at_level: int,
 ) -> dict[str, Any]:
-    """The summary dict of one analysis, from its ward table and its number of input rows."""
+    """The summary dict of one analysis, from its ward table, its number of input rows (at the
+    level) and the number of wards with a row at the level."""
     with_data = wards[wards["TPR"].notna()]
     tpr = with_data["TPR"]
     tested, positive = float(wards["Tested"].sum()), float(wards["Positive"].sum())
@@ -76,10 +87,14 @@ def summarise(
         "age_label": age.label,
         "tested": int(tested),
         "positive": int(positive),
-        "state_tpr": _round(100.0 * positive / tested) if tested > 0 else None,
+        "state_tpr": _figure(100.0 * positive / tested) if tested > 0 else None,
         "wards_total": len(wards),
         "wards_with_data": len(with_data),
         "wards_no_data": len(wards) - len(with_data),
+        # The wards without data, by why: no facility at the level, or no usable tests there.
+        "wards_no_facility": len(wards) - wards_at_level,
+        "wards_no_usable_tests": wards_at_level - len(with_data),
+        "facilities_counted": bool(wards["Facilities"].notna().all()),
         "stats": _stats(tpr),
         "above_50": int((tpr > 50).sum()),
         "above_70": int((tpr > 70).sum()),

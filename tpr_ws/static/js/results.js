@@ -179,6 +179,13 @@ function qualityList(quality) {
   return items.length ? h("ul", { class: "quality" }, items) : null;
 }
 
+/** Why wards have no data: no facility at the level, or no usable tests (when the summary says). */
+function withoutWhy(r) {
+  if (num(r.wards_no_facility) == null) return "";
+  const where = r.level === "All" ? "no facility" : `no ${String(r.level).toLowerCase()} facility`;
+  return `: ${fmtInt(r.wards_no_facility)} with ${where}, ${fmtInt(r.wards_no_usable_tests)} with no usable tests`;
+}
+
 function stat(label, value, extra) {
   return h("div", { class: "stat" }, h("div", { class: "stat-value", text: value }), h("div", { class: "stat-label", text: label }), extra);
 }
@@ -201,7 +208,7 @@ export function renderResults(data, ctx) {
       h("div", { class: "headline-sub" },
         h("div", {}, h("strong", { text: fmtInt(r.positive) }), " positive of ", h("strong", { text: fmtInt(r.tested) }), " tested"),
         h("div", {}, h("strong", { text: fmtInt(r.wards_with_data) }), " of ", h("strong", { text: fmtInt(r.wards_total) }), " wards have data",
-          num(r.wards_no_data) ? ` (${fmtInt(r.wards_no_data)} without)` : null))));
+          num(r.wards_no_data) ? ` (${fmtInt(r.wards_no_data)} without${withoutWhy(r)})` : null))));
 
     card.append(h("div", { class: "stats" },
       stat("Median ward TPR", fmtPct(st.median)),
@@ -211,8 +218,9 @@ export function renderResults(data, ctx) {
       stat("Wards above 70%", fmtInt(r.above_70))));
 
     if (Array.isArray(r.histogram) && r.histogram.length) {
+      const unplotted = num(r.wards_no_data) ? `; ${fmtInt(r.wards_no_data)} wards without data are not in a band` : "";
       card.append(h("figure", { class: "chart" }, histogram(r.histogram),
-        h("figcaption", { class: "muted", text: "How many wards fall in each TPR band" })));
+        h("figcaption", { class: "muted", text: `How many wards fall in each TPR band${unplotted}` })));
     }
 
     if (rows.length) {
