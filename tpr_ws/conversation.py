@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from tpr_ws.actors.state import dump_state, load_state
-from tpr_ws.actors.workflow import (
+from tpr_ws.actors.driver import drive
+from tpr_ws.actors.events import (
     ComputeResults,
     Effect,
     Event,
@@ -28,8 +28,9 @@ from tpr_ws.actors.workflow import (
     ResultsComputed,
     SessionStarted,
     UploadFailed,
-    step,
 )
+from tpr_ws.actors.state import dump_state, load_state
+from tpr_ws.actors.workflow import step
 from tpr_ws.datasets import DatasetStore
 from tpr_ws.domain import outputs
 from tpr_ws.domain.blob import dataset_key
@@ -66,57 +67,37 @@ def ward_rows(result: TprResult) -> list[dict[str, Any]]:
     ]
 
 
-def bot_event(reply: Reply, reply_to: str | None) -> dict[str, Any]:
+def log_event(
+    role: str,
+    stage: str | None,
+    text: str,
+    reply_to: str | None,
+    *,
+    options: list[dict[str, Any]] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One entry of a session's log (the registry numbers it): a user message, a bot reply,
+    or upload progress (a bot event with no stage)."""
     return {
-        "role": "bot",
-        "stage": str(reply.stage),
-        "text": reply.text,
-        "options": [
-            {
-                "label": o.label,
-                "value": o.value,
-                "recommended": o.recommended,
-                "detail": o.detail,
-            }
-            for o in reply.options
-        ],
-        "data": dict(reply.data),
-        "reply_to": reply_to,
-        "ts": time.time(),
-    }
-
-
-def user_event(text: str, stage: str, reply_to: str) -> dict[str, Any]:
-    return {
-        "role": "user",
+        "role": role,
         "stage": stage,
         "text": text,
-        "options": [],
-        "data": {},
+        "options": options or [],
+        "data": data or {},
         "reply_to": reply_to,
         "ts": time.time(),
     }
 
 
-def progress_event(
-    upload_id: str, phase: str, message: str, fraction: float | None
-) -> dict[str, Any]:
-    return {
-        "role": "bot",
-        "stage": None,
-        "text": message,
-        "options": [],
-        "data": {
-            "progress": {
-                "upload_id": upload_id,
-                "phase": phase,
-                "fraction": fraction,
-                "message": message,
-            }
-        },
-        "reply_to": upload_id,
-        "ts": time.time(),
-    }
+def reply_event(reply: Reply, reply_to: str) -> dict[str, Any]:
+    """A bot reply as a log event; its options as the protocol's button objects."""
+    options = [
+        {"label": o.label, "value": o.value, "recommended": o.recommended, "detail": o.detail}
+        for o in reply.options
+    ]
+    return log_event(
+        "bot", str(reply.stage), reply.text, reply_to, options=options, data=dict(reply.data)
+    )
 
 
 @dataclass(frozen=True)
@@ -173,7 +154,9 @@ class Conversation:
         label = f"Uploaded **{outputs.md_escape(file_name)}** ({size_mb:.1f} MB)"
 
         async def progress(phase: str, message: str, fraction: float | None) -> None:
-            event = progress_event(upload_id, phase, message, fraction)
+            data = {"progress": {"upload_id": upload_id, "phase": phase, "fraction": fraction,
+                                 "message": message}}  # fmt: skip
+            event = log_event("bot", None, message, upload_id, data=data)
             await self._registry.storage.append_events(sid, [event])
 
         await progress("received", f"Received {file_name} ({size_mb:.1f} MB); reading it…", 0.3)
@@ -255,37 +238,30 @@ class Conversation:
             state = load_state(state_bytes)
             log: list[dict[str, Any]] = []
             if user_text is not None:
-                log.append(user_event(user_text, str(state.stage), message_id))
-            pending: list[Event] = [event]
+                log.append(log_event("user", str(state.stage), user_text, message_id))
             wards: list[dict[str, Any]] | None = None
-            while pending:
-                state, effects = step(state, pending.pop(0))
-                for effect in effects:
-                    follow_up = await self._perform(effect)
-                    if isinstance(effect, Reply):
-                        bot = bot_event(effect, message_id)
-                        if wards is not None and "results" in bot["data"]:
-                            bot["data"]["wards"] = wards
-                        log.append(bot)
-                    elif isinstance(follow_up, tuple):
-                        result_event, wards = follow_up
-                        pending.append(result_event)
-                    elif follow_up is not None:
-                        pending.append(follow_up)
-            return TurnOutput(state=dump_state(state), events=log)
+
+            async def perform(effect: Effect) -> Event | None:
+                nonlocal wards
+                if isinstance(effect, Reply):
+                    bot = reply_event(effect, message_id)
+                    if wards is not None and "results" in bot["data"]:
+                        bot["data"]["wards"] = wards
+                    log.append(bot)
+                    return None
+                if isinstance(effect, ComputeResults):
+                    result = await self._compute(
+                        effect.blob_key, effect.state, effect.level, effect.age
+                    )
+                    wards = ward_rows(result)
+                    return ResultsComputed(effect.state, effect.level, effect.age, result.summary)
+                assert isinstance(effect, LoadSample)
+                return await self._sample_uploaded()
+
+            driven = await drive(step, state, event, perform)
+            return TurnOutput(state=dump_state(driven.state), events=log)
 
         return await self._registry.run(sid, message_id, turn)
-
-    async def _perform(self, effect: Effect) -> Any:
-        if isinstance(effect, ComputeResults):
-            result = await self._compute(effect.blob_key, effect.state, effect.level, effect.age)
-            computed = ResultsComputed(
-                state=effect.state, level=effect.level, age=effect.age, summary=result.summary
-            )
-            return computed, ward_rows(result)
-        if isinstance(effect, LoadSample):
-            return await self._sample_uploaded()
-        return None
 
     async def _sample_uploaded(self) -> FileUploaded:
         """The sample file as an upload. It is deterministic, so each worker generates and

@@ -20,9 +20,10 @@ import orjson
 from aiohttp import WSMsgType, web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from tpr_ws.actors.events import MessageReceived, Reply
 from tpr_ws.actors.state import dump_state, initial_state, load_state
-from tpr_ws.actors.workflow import MessageReceived, Reply, step
-from tpr_ws.conversation import bot_event, user_event
+from tpr_ws.actors.workflow import step
+from tpr_ws.conversation import log_event, reply_event
 
 REDIS = web.AppKey("redis", Redis)
 LOCKED = web.AppKey("locked", bool)
@@ -34,9 +35,9 @@ def _key(sid: str) -> str:
 
 async def _turn(redis: Redis, sid: str, mid: str, text: str) -> list[dict[str, Any]]:
     state = load_state(await redis.get(_key(sid)))
-    events = [user_event(text, str(state.stage), mid)]
+    events = [log_event("user", str(state.stage), text, mid)]
     state, effects = step(state, MessageReceived(text=text))
-    events += [bot_event(e, mid) for e in effects if isinstance(e, Reply)]
+    events += [reply_event(e, mid) for e in effects if isinstance(e, Reply)]
     await redis.set(_key(sid), dump_state(state), ex=3600)
     return events
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState
-from tpr_ws.actors.workflow import (
+from tpr_ws.actors.driver import drive_sync
+from tpr_ws.actors.events import (
     ComputeResults,
     Effect,
     Event,
@@ -14,8 +14,9 @@ from tpr_ws.actors.workflow import (
     LoadSample,
     Reply,
     ResultsComputed,
-    step,
 )
+from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState
+from tpr_ws.actors.workflow import step
 from tpr_ws.domain.schema import AGE_LABELS, TPR_RULE, AgeGroup
 
 AGE_SHARE = {"u5": 0.35, "o5": 0.55, "pw": 0.10}
@@ -173,27 +174,19 @@ def at_results(
 def host(
     state: WorkflowState, event: Event, sample: dict[str, Any] | None = None
 ) -> tuple[WorkflowState, list[Effect]]:
-    """What the lead's host does in one turn: step, then feed back ComputeResults and LoadSample
-    answers in the same turn. Returns every effect produced, in order."""
-    state, effects = step(state, event)
-    out: list[Effect] = []
-    for effect in effects:
-        out.append(effect)
-        fed: Event
+    """One turn as the conversation host runs it (the same driver), with ComputeResults and
+    LoadSample answered from the factories. Returns every effect produced, in order."""
+
+    def perform(effect: Effect) -> Event | None:
         if isinstance(effect, ComputeResults):
-            fed = ResultsComputed(
-                effect.state,
-                effect.level,
-                effect.age,
-                make_summary(effect.state, effect.level, effect.age),
-            )
-        elif isinstance(effect, LoadSample):
-            fed = FileUploaded("blob:sample", "sample.xlsx", sample or make_overview())
-        else:
-            continue
-        state, more = host(state, fed, sample)
-        out += more
-    return state, out
+            summary = make_summary(effect.state, effect.level, effect.age)
+            return ResultsComputed(effect.state, effect.level, effect.age, summary)
+        if isinstance(effect, LoadSample):
+            return FileUploaded("blob:sample", "sample.xlsx", sample or make_overview())
+        return None
+
+    driven = drive_sync(step, state, event, perform)
+    return driven.state, driven.effects
 
 
 def replies(effects: list[Effect]) -> list[Reply]:

@@ -6,8 +6,8 @@ import pytest
 
 from tests.actors.factory import at_results, host, loaded, make_overview, replies
 from tests.actors.test_workflow import START
+from tpr_ws.actors.events import Effect, MessageReceived, Reply
 from tpr_ws.actors.state import Choices, Stage, WorkflowState, initial_state
-from tpr_ws.actors.workflow import Effect, MessageReceived, Reply
 
 S, L, A, R, U = (Stage.SELECT_STATE, Stage.SELECT_FACILITY_LEVEL, Stage.SELECT_AGE_GROUP,
                  Stage.RESULTS, Stage.AWAITING_UPLOAD)  # fmt: skip

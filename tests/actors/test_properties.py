@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 
 from tests.actors.factory import host, replies
 from tests.actors.test_workflow import START
+from tpr_ws.actors.events import ComputeResults, LoadSample, MessageReceived, Reply
 from tpr_ws.actors.matching import AGE_PHRASES, COMMAND_PHRASES, LEVEL_PHRASES
 from tpr_ws.actors.state import Stage, dump_state, load_state
-from tpr_ws.actors.workflow import ComputeResults, LoadSample, MessageReceived, Reply, step
+from tpr_ws.actors.workflow import step
 
 S, L, A, R, U = (Stage.SELECT_STATE, Stage.SELECT_FACILITY_LEVEL, Stage.SELECT_AGE_GROUP,
                  Stage.RESULTS, Stage.AWAITING_UPLOAD)  # fmt: skip

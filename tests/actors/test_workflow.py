@@ -8,8 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tests.actors.factory import at_results, host, loaded, make_overview, make_summary, replies
-from tpr_ws.actors.state import Choices, Stage, WorkflowState, initial_state
-from tpr_ws.actors.workflow import (
+from tpr_ws.actors.events import (
     ComputeResults,
     Effect,
     FileUploaded,
@@ -20,8 +19,9 @@ from tpr_ws.actors.workflow import (
     SessionStarted,
     UploadFailed,
     UploadStarted,
-    step,
 )
+from tpr_ws.actors.state import Choices, Stage, WorkflowState, initial_state
+from tpr_ws.actors.workflow import step
 
 S, L, A, R, U = (Stage.SELECT_STATE, Stage.SELECT_FACILITY_LEVEL, Stage.SELECT_AGE_GROUP,
                  Stage.RESULTS, Stage.AWAITING_UPLOAD)  # fmt: skip

@@ -31,10 +31,6 @@ class Option:
     recommended: bool = False
     detail: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "value": self.value, "recommended": self.recommended,
-                "detail": self.detail}  # fmt: skip
-
 
 def md(value: object) -> str:
     """Escape text for Markdown (and so for any HTML the Markdown could produce)."""

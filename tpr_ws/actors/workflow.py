@@ -1,7 +1,8 @@
 """The TPR conversation as a pure machine: `step(state, event) -> (state, effects)`.
 
 No I/O, no clock, no randomness: the host feeds events (facts) and carries out effects
-(imperatives). Every Reply is for the stage the machine is in after the step.
+(imperatives), both defined in `events.py`; `driver.py` is the loop that feeds the answers of
+effects back in. Every Reply is for the stage the machine is in after the step.
 
 Transitions (`*` = any stage; "changing" = a choice being changed after results):
 
@@ -41,10 +42,23 @@ a one-word command.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Final
 
 from tpr_ws.actors import messages as msg
+from tpr_ws.actors.events import (
+    ComputeResults,
+    Effect,
+    Event,
+    FileUploaded,
+    LoadSample,
+    MessageReceived,
+    Reply,
+    ResultsComputed,
+    SessionStarted,
+    UploadFailed,
+    UploadStarted,
+)
 from tpr_ws.actors.matching import (
     Ambiguous,
     Command,
@@ -58,87 +72,6 @@ from tpr_ws.actors.matching import (
 from tpr_ws.actors.messages import Option
 from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState, initial_state
 
-__all__ = [
-    "ComputeResults", "Effect", "Event", "FileUploaded", "LoadSample", "MessageReceived",
-    "Option", "Reply", "ResultsComputed", "SessionStarted", "Stage", "UploadFailed",
-    "UploadStarted", "WorkflowState", "initial_state", "step",
-]  # fmt: skip
-
-
-# -- events (facts) --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionStarted:
-    pass
-
-
-@dataclass(frozen=True)
-class MessageReceived:
-    text: str
-
-
-@dataclass(frozen=True)
-class UploadStarted:
-    file_name: str
-    size: int
-
-
-@dataclass(frozen=True)
-class FileUploaded:
-    blob_key: str
-    file_name: str
-    overview: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class UploadFailed:
-    file_name: str
-    problems: list[str]
-
-
-@dataclass(frozen=True)
-class ResultsComputed:
-    state: str
-    level: str
-    age: str
-    summary: dict[str, Any]
-
-
-Event = (
-    SessionStarted | MessageReceived | UploadStarted | FileUploaded | UploadFailed | ResultsComputed
-)
-
-
-# -- effects (imperatives) -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    stage: Stage
-    options: list[Option] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "stage": self.stage.value,
-                "options": [o.to_dict() for o in self.options], "data": self.data}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ComputeResults:
-    blob_key: str
-    state: str
-    level: str
-    age: str
-
-
-@dataclass(frozen=True)
-class LoadSample:
-    pass
-
-
-Effect = Reply | ComputeResults | LoadSample
 Outcome = tuple[WorkflowState, list[Effect]]
 
 
