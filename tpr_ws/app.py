@@ -33,6 +33,7 @@ from tpr_ws.transport.keys import (
     STORAGE,
     WORKER_ID,
 )
+from tpr_ws.transport.tus import add_tus_routes
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_redis_ctx, _pool_ctx, _fanout_ctx])
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
+    add_tus_routes(app)
     return app
 
 

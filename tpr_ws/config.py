@@ -50,6 +50,10 @@ class Settings:
     blob_ttl_s: int = 7 * 24 * 3600
     session_ttl_s: int = 30 * 24 * 3600
     message_ids_kept: int = 500
+    upload_chunk_max_bytes: int = 8 * 1024 * 1024
+    upload_ttl_s: int = 24 * 3600
+    upload_max_pending: int = 4
+    upload_max_pending_bytes: int = 200 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +91,16 @@ class Settings:
             "blob_ttl_s": _int(env, _PREFIX + "BLOB_TTL_S", base.blob_ttl_s),
             "session_ttl_s": _int(env, _PREFIX + "SESSION_TTL_S", base.session_ttl_s),
             "message_ids_kept": _int(env, _PREFIX + "MESSAGE_IDS_KEPT", base.message_ids_kept),
+            "upload_chunk_max_bytes": _int(
+                env, _PREFIX + "UPLOAD_CHUNK_MAX_BYTES", base.upload_chunk_max_bytes
+            ),
+            "upload_ttl_s": _int(env, _PREFIX + "UPLOAD_TTL_S", base.upload_ttl_s),
+            "upload_max_pending": _int(
+                env, _PREFIX + "UPLOAD_MAX_PENDING", base.upload_max_pending
+            ),
+            "upload_max_pending_bytes": _int(
+                env, _PREFIX + "UPLOAD_MAX_PENDING_BYTES", base.upload_max_pending_bytes
+            ),
         }
         settings = cls(**values)
         settings.validate()

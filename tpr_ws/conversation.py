@@ -177,6 +177,17 @@ class Conversation:
         )
         return await self._run(sid, message_id, event, user_text=label)
 
+    async def reject_upload(
+        self, sid: str, upload_id: str, file_name: str, size: int, problems: list[str]
+    ) -> TurnResult:
+        """An upload refused before parsing (e.g. damaged on the way): the chat says why, as
+        for a file the parser refuses."""
+        label = f"Uploaded **{outputs.md_escape(file_name)}** ({size / 1_048_576:.1f} MB)"
+        event = progress_event(upload_id, "failed", "The file could not be used.", None)
+        await self._registry.storage.append_events(sid, [event])
+        failed = UploadFailed(file_name=file_name, problems=problems)
+        return await self._run(sid, f"upload:{upload_id}", failed, user_text=label)
+
     async def download(self, state_bytes: bytes | None, kind: str) -> Download:
         """The latest results of a session as CSV, XLSX or a Markdown report."""
         state = load_state(state_bytes)

@@ -9,6 +9,10 @@ TprWsError
 │   ├── TooLarge           frame or upload over the limit (HTTP 413)
 │   ├── RateLimited        too many messages (HTTP 429)
 │   ├── NotFound           unknown session or no results yet (HTTP 404)
+│   ├── Conflict           a resumable upload is not at the offset the client said (HTTP 409)
+│   ├── PreconditionFailed a resumable-upload protocol version we do not speak (HTTP 412)
+│   ├── Unsupported        a content type or encoding we do not accept (HTTP 415)
+│   ├── ChecksumMismatch   a chunk's checksum does not match its bytes (HTTP 460, tus)
 │   └── UploadRejected     not a workbook, zip bomb, unusable workbook: lists every problem
 └── ServerError            our fault: logged, the user is asked to retry
     ├── StorageUnavailable Redis unreachable
@@ -43,6 +47,13 @@ class ErrorCode(StrEnum):
     ALREADY_GREETED = "already_greeted"
     BAD_UPLOAD = "bad_upload"
     BAD_KEY = "bad_key"
+    # Resumable uploads (tus).
+    TUS_VERSION = "tus_version"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN_UPLOAD = "unknown_upload"
+    CONFLICT = "conflict"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    BAD_ENCODING = "bad_encoding"
     # Who may do what, and how much.
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN_ORIGIN = "forbidden_origin"
@@ -139,6 +150,26 @@ class RateLimited(ClientError):
 class NotFound(ClientError):
     code = ErrorCode.NOT_FOUND
     http_status = 404
+
+
+class Conflict(ClientError):
+    code = ErrorCode.CONFLICT
+    http_status = 409
+
+
+class PreconditionFailed(ClientError):
+    code = ErrorCode.TUS_VERSION
+    http_status = 412
+
+
+class Unsupported(ClientError):
+    code = ErrorCode.UNSUPPORTED
+    http_status = 415
+
+
+class ChecksumMismatch(ClientError):
+    code = ErrorCode.CHECKSUM_MISMATCH
+    http_status = 460
 
 
 class UploadRejected(ClientError):

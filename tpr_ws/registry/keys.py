@@ -18,6 +18,11 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
     tpr:{sid}:log:bytes    payload bytes the log holds (kept by the append script)
     tpr:{sid}:seq          last sequence number handed out
     tpr:{sid}:events       pub/sub channel: orjson list of the events just appended
+    tpr:{sid}:uploads      hash: resumable upload id -> "<expires ms>:<length>" (the session's
+                           unfinished uploads, for its quotas)
+    tpr:{sid}:upload:<u>   hash: one resumable upload's length, metadata and state
+    tpr:{sid}:upload:<u>:data    the bytes received so far (APPENDed chunk by chunk)
+    tpr:{sid}:upload:<u>:claim   the worker finishing it (PX, renewed while it parses)
 
 Shared by sessions (content-addressed, with a TTL)::
 
@@ -54,9 +59,27 @@ class SessionKeys:
     channel: str
     messages: bytes
     message_order: bytes
+    uploads: bytes
 
     def wake_list(self, token: str) -> bytes:
         return self.waiters + b":" + token.encode()
+
+    def upload(self, upload_id: str) -> UploadKeys:
+        """The keys of one resumable upload of this session."""
+        base = self.uploads[: -len(b"uploads")] + b"upload:" + upload_id.encode()
+        return UploadKeys(
+            uploads=self.uploads, meta=base, data=base + b":data", claim=base + b":claim"
+        )
+
+
+@dataclass(frozen=True)
+class UploadKeys:
+    """One resumable upload: the session's upload index, its metadata, bytes and claim."""
+
+    uploads: bytes
+    meta: bytes
+    data: bytes
+    claim: bytes
 
 
 class KeySpace:
@@ -92,6 +115,7 @@ class KeySpace:
             channel=base + "events",
             messages=(base + "msgs").encode(),
             message_order=(base + "msgs:order").encode(),
+            uploads=(base + "uploads").encode(),
         )
 
     def blob(self, key: str) -> str:

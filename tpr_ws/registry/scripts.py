@@ -284,6 +284,91 @@ end
 return {last, out}
 """
 
+# Resumable uploads (tus). A session's index KEYS[1] maps each unfinished upload id to
+# "<expires ms>:<length>", so the per-session quotas are checked in the same script that
+# creates an upload; entries past their expiry are dropped as they are met.
+# Create: KEYS[1] index  KEYS[2] meta
+# ARGV[1] upload id  ARGV[2] length  ARGV[3] now ms  ARGV[4] TTL ms  ARGV[5] max unfinished
+# uploads  ARGV[6] max unfinished bytes  ARGV[7..] metadata field, value pairs
+# Returns {'exists', length} | {'too_many', count} | {'quota', bytes used} | {'created'}
+CREATE_UPLOAD = """
+local length, now, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'exists', redis.call('HGET', KEYS[2], 'length')}
+end
+local count, used = 0, 0
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local expires, size = string.match(entries[i + 1], '^(%d+):(%d+)$')
+  if (not expires) or tonumber(expires) <= now then
+    redis.call('HDEL', KEYS[1], entries[i])
+  else
+    count = count + 1
+    used = used + tonumber(size)
+  end
+end
+if count >= tonumber(ARGV[5]) then return {'too_many', count} end
+if used + length > tonumber(ARGV[6]) then return {'quota', used} end
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ':' .. length)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('HSET', KEYS[2], 'length', length, 'state', 'receiving', unpack(ARGV, 7))
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {'created'}
+"""
+
+# Append one chunk at an offset, only if the offset is where the upload is (a resent chunk
+# after a lost reply is refused, never stored twice); the TTLs slide with each chunk.
+# KEYS[1] index  KEYS[2] meta  KEYS[3] data
+# ARGV[1] upload id  ARGV[2] offset  ARGV[3] bytes  ARGV[4] now ms  ARGV[5] TTL ms
+# Returns {'ok', new offset, length} | {'gone'} | {'conflict', offset}
+#       | {'closed', state, offset, length} | {'too_long', offset}
+APPEND_CHUNK = """
+local length = redis.call('HGET', KEYS[2], 'length')
+if not length then return {'gone'} end
+local state = redis.call('HGET', KEYS[2], 'state')
+local offset = redis.call('STRLEN', KEYS[3])
+if state ~= 'receiving' then return {'closed', state, offset, length} end
+if offset ~= tonumber(ARGV[2]) then return {'conflict', offset} end
+if offset + #ARGV[3] > tonumber(length) then return {'too_long', offset} end
+if #ARGV[3] > 0 then redis.call('APPEND', KEYS[3], ARGV[3]) end
+local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ':' .. length)
+redis.call('PEXPIRE', KEYS[1], ttl)
+return {'ok', offset + #ARGV[3], length}
+"""
+
+# What HEAD answers, in one snapshot.
+# KEYS[1] meta  KEYS[2] data  KEYS[3] claim
+# Returns {meta field/value list, bytes received, 1 if a worker is finishing it, meta TTL ms}
+UPLOAD_INFO = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('STRLEN', KEYS[2]),
+        redis.call('EXISTS', KEYS[3]), redis.call('PTTL', KEYS[1])}
+"""
+
+# Renew or drop a finishing claim, only by its owner.
+# KEYS[1] claim  ARGV[1] owner token  ARGV[2] TTL ms, or '0' to drop it
+# Returns 1 if the caller owns the claim.
+CLAIM_UPLOAD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+# Close an upload: its state ('done', 'failed' or 'deleted') is kept for a while so a resent
+# completion gets the same answer; its bytes, claim and index entry go.
+# KEYS[1] meta  KEYS[2] data  KEYS[3] index  KEYS[4] claim
+# ARGV[1] upload id  ARGV[2] state  ARGV[3] outcome (JSON)  ARGV[4] TTL ms of the record
+CLOSE_UPLOAD = """
+redis.call('DEL', KEYS[2], KEYS[4])
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'outcome', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
 
 def configure(
     script: str, *, records_kept: int, log_maxlen: int, log_maxbytes: int, session_ttl_s: int

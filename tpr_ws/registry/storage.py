@@ -18,11 +18,16 @@ from tpr_ws.registry.keys import DEFAULT_PREFIX, KeySpace, SessionKeys
 from tpr_ws.registry.scripts import (
     ACQUIRE,
     APPEND,
+    APPEND_CHUNK,
+    CLAIM_UPLOAD,
+    CLOSE_UPLOAD,
     COMMIT,
+    CREATE_UPLOAD,
     READ_LOG,
     READ_TAIL,
     RELEASE,
     RENEW,
+    UPLOAD_INFO,
     configure,
 )
 
@@ -72,6 +77,34 @@ class Committed:
 
     kind: Literal["ok", "duplicate", "fenced"]
     record: MessageRecord | None = None
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    """A resumable upload as stored: its declared length, the bytes received, its metadata
+    (strings), its state (``receiving``, ``done``, ``failed``, ``deleted``), whether a worker is
+    finishing it, and how long it is kept (ms)."""
+
+    length: int
+    offset: int
+    meta: dict[str, str]
+    state: str
+    finishing: bool
+    ttl_ms: int
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """Outcome of appending a chunk: ``ok``, ``gone``, ``conflict`` (offset is not where the
+    upload is), ``closed`` (finished or failed) or ``too_long``; ``offset`` is where it is."""
+
+    kind: Literal["ok", "gone", "conflict", "closed", "too_long"]
+    offset: int = 0
+    length: int = 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _int(value: Any) -> int:
@@ -140,6 +173,11 @@ class Storage:
         self._append = Script(redis, configure(APPEND, **constants))
         self._read_log = Script(redis, READ_LOG)
         self._read_tail = Script(redis, READ_TAIL)
+        self._create_upload = Script(redis, CREATE_UPLOAD)
+        self._append_chunk = Script(redis, APPEND_CHUNK)
+        self._upload_info = Script(redis, UPLOAD_INFO)
+        self._claim_upload = Script(redis, CLAIM_UPLOAD)
+        self._close_upload = Script(redis, CLOSE_UPLOAD)
 
     async def initialize(self) -> None:
         """Connect once before concurrent use (a cluster client loads its slot map here:
@@ -364,6 +402,90 @@ class Storage:
     async def get_result(self, key: str, ttl_s: int) -> bytes | None:
         """A result object (its TTL renewed: a used analysis stays), or None if gone."""
         return _bytes(await self.redis.getex(self.keys.result(key), ex=ttl_s))
+
+    # -- resumable uploads -------------------------------------------------------------------
+
+    async def create_upload(
+        self,
+        sid: str,
+        upload_id: str,
+        length: int,
+        meta: dict[str, str],
+        *,
+        now_ms: int,
+        ttl_ms: int,
+        max_pending: int,
+        max_pending_bytes: int,
+    ) -> tuple[str, int]:
+        """Create an upload unless the session's quotas refuse it. Returns ``("created", 0)``,
+        ``("exists", its length)``, ``("too_many", unfinished count)`` or ``("quota", bytes
+        of unfinished uploads)``."""
+        u = self._keys(sid).upload(upload_id)
+        pairs = [x for item in meta.items() for x in item]
+        reply = await self._create_upload(
+            keys=[u.uploads, u.meta],
+            args=[upload_id, length, now_ms, ttl_ms, max_pending, max_pending_bytes, *pairs],
+        )
+        return _text(reply[0]), _int(reply[1]) if len(reply) > 1 else 0
+
+    async def append_chunk(
+        self, sid: str, upload_id: str, offset: int, data: bytes, *, now_ms: int, ttl_ms: int
+    ) -> ChunkOutcome:
+        """Append ``data`` at ``offset`` if the upload is exactly there (one round trip)."""
+        u = self._keys(sid).upload(upload_id)
+        reply = await self._append_chunk(
+            keys=[u.uploads, u.meta, u.data], args=[upload_id, offset, data, now_ms, ttl_ms]
+        )
+        kind = _text(reply[0])
+        if kind == "ok":
+            return ChunkOutcome("ok", _int(reply[1]), _int(reply[2]))
+        if kind == "closed":
+            return ChunkOutcome("closed", _int(reply[2]), _int(reply[3]))
+        return ChunkOutcome(kind, _int(reply[1]) if len(reply) > 1 else 0)  # type: ignore[arg-type]
+
+    async def upload_info(self, sid: str, upload_id: str) -> UploadInfo | None:
+        """The upload's length, offset, metadata and state; None if unknown or expired."""
+        u = self._keys(sid).upload(upload_id)
+        reply = await self._upload_info(keys=[u.meta, u.data, u.claim], args=[])
+        flat = [_text(x) for x in reply[0]]
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        if "length" not in fields:
+            return None
+        return UploadInfo(
+            length=int(fields.pop("length")),
+            offset=_int(reply[1]),
+            state=fields.pop("state", "receiving"),
+            meta=fields,
+            finishing=bool(_int(reply[2])),
+            ttl_ms=_int(reply[3]),
+        )
+
+    async def upload_bytes(self, sid: str, upload_id: str) -> bytes | None:
+        """Every byte received for the upload."""
+        return _bytes(await self.redis.get(self._keys(sid).upload(upload_id).data))
+
+    async def claim_upload(self, sid: str, upload_id: str, token: str, ttl_ms: int) -> bool:
+        """Become the one worker finishing the upload (until ``ttl_ms`` passes unrenewed)."""
+        claim = self._keys(sid).upload(upload_id).claim
+        return bool(await self.redis.set(claim, token, nx=True, px=ttl_ms))
+
+    async def renew_upload_claim(self, sid: str, upload_id: str, token: str, ttl_ms: int) -> bool:
+        """Extend the claim (``ttl_ms`` > 0) or give it up (0); False if it is not ours."""
+        claim = self._keys(sid).upload(upload_id).claim
+        return bool(await self._claim_upload(keys=[claim], args=[token, str(int(ttl_ms))]))
+
+    async def close_upload(
+        self, sid: str, upload_id: str, state: str, outcome: dict[str, Any], keep_ms: int
+    ) -> bool:
+        """Record the upload's end (``done``, ``failed``, ``deleted``) and what to answer about
+        it (``outcome``, kept as the ``outcome`` metadata) for ``keep_ms``; free its bytes,
+        claim and quota. False if it was unknown."""
+        u = self._keys(sid).upload(upload_id)
+        reply = await self._close_upload(
+            keys=[u.meta, u.data, u.uploads, u.claim],
+            args=[upload_id, state, orjson.dumps(outcome), keep_ms],
+        )
+        return bool(reply)
 
 
 def _field(fields: Any) -> bytes:
