@@ -182,11 +182,19 @@ class Conversation:
     ) -> TurnResult:
         """An upload refused before parsing (e.g. damaged on the way): the chat says why, as
         for a file the parser refuses."""
+        message_id = f"upload:{upload_id}"
+        known = await self._registry.recorded(sid, message_id)
+        if known is not None:
+            return known
         label = f"Uploaded **{outputs.md_escape(file_name)}** ({size / 1_048_576:.1f} MB)"
-        event = progress_event(upload_id, "failed", "The file could not be used.", None)
-        await self._registry.storage.append_events(sid, [event])
+        message = "The file could not be used."
+        data = {"progress": {"upload_id": upload_id, "phase": "failed", "fraction": None,
+                             "message": message}}  # fmt: skip
+        await self._registry.storage.append_events(
+            sid, [log_event("bot", None, message, upload_id, data=data)]
+        )
         failed = UploadFailed(file_name=file_name, problems=problems)
-        return await self._run(sid, f"upload:{upload_id}", failed, user_text=label)
+        return await self._run(sid, message_id, failed, user_text=label)
 
     async def download(self, state_bytes: bytes | None, kind: str) -> Download:
         """The latest results of a session as CSV, XLSX or a Markdown report."""

@@ -125,7 +125,7 @@ async def test_chunks_on_every_worker_end_in_the_one_request_upload_events(
     seen = list(c.events)
     c.events = []
     await c.connect(workers[2].url, last_seq=0)  # the whole log again, from another worker
-    assert c.events == seen
+    assert c.events == seen and c.last_seq == last
 
 
 async def _rest(
