@@ -46,7 +46,13 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     # cluster) and tells whether that node belongs to a cluster.
     plain = Redis.from_url(settings.redis_url, health_check_interval=30)
     cluster = bool((await plain.info("cluster")).get("cluster_enabled"))
-    client = connect_storage(settings.redis_url, cluster=cluster)
+    client = connect_storage(
+        settings.redis_url,
+        cluster=cluster,
+        timeout_s=settings.redis_timeout_ms / 1000,
+        connect_timeout_s=settings.redis_connect_timeout_ms / 1000,
+        max_connections=settings.redis_max_connections,
+    )
     storage = Storage(
         client,
         prefix=settings.key_prefix,
@@ -86,9 +92,9 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
     storage = app[STORAGE]
-    fanout = Fanout(
-        app[REDIS], storage.events_channel, storage.keys.control_channel(app[WORKER_ID])
-    )
+    if storage.subscriber is None:
+        raise RuntimeError("the storage client has no pub/sub connection")
+    fanout = Fanout(storage.subscriber, storage.events_channel)
     await fanout.start()
     app[FANOUT] = fanout
     yield

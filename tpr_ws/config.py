@@ -54,6 +54,9 @@ class Settings:
     upload_ttl_s: int = 24 * 3600
     upload_max_pending: int = 4
     upload_max_pending_bytes: int = 200 * 1024 * 1024
+    redis_timeout_ms: int = 3_000
+    redis_connect_timeout_ms: int = 2_000
+    redis_max_connections: int = 50
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +104,13 @@ class Settings:
             "upload_max_pending_bytes": _int(
                 env, _PREFIX + "UPLOAD_MAX_PENDING_BYTES", base.upload_max_pending_bytes
             ),
+            "redis_timeout_ms": _int(env, _PREFIX + "REDIS_TIMEOUT_MS", base.redis_timeout_ms),
+            "redis_connect_timeout_ms": _int(
+                env, _PREFIX + "REDIS_CONNECT_TIMEOUT_MS", base.redis_connect_timeout_ms
+            ),
+            "redis_max_connections": _int(
+                env, _PREFIX + "REDIS_MAX_CONNECTIONS", base.redis_max_connections
+            ),
         }
         settings = cls(**values)
         settings.validate()
@@ -114,6 +124,10 @@ class Settings:
             problems.append("TPR_WS_WORKERS must be at least 1")
         if self.max_upload_bytes < 1024:
             problems.append("TPR_WS_MAX_UPLOAD_BYTES must be at least 1024")
+        if self.redis_timeout_ms < 100 or self.redis_connect_timeout_ms < 100:
+            problems.append("TPR_WS_REDIS_TIMEOUT_MS and _CONNECT_TIMEOUT_MS must be >= 100")
+        if self.redis_max_connections < 2:
+            problems.append("TPR_WS_REDIS_MAX_CONNECTIONS must be at least 2")
         if self.log_max_bytes < 16 * 1024:
             problems.append("TPR_WS_LOG_MAX_BYTES must be at least 16384")
         if self.message_ids_kept < 10:

@@ -1,22 +1,21 @@
-"""Live fan-out: one Redis pub/sub connection per worker delivers a session's new events to
-every local socket of that session.
+"""Live fan-out: the worker's one pub/sub connection delivers a session's new events to every
+local socket of that session, and a turn's events reach the other local sockets in-process.
 
 The commit script publishes each turn's events (with their sequence numbers) on the session's
-channel. Pub/sub is at-most-once, so it is only the fast path: a subscriber that sees a gap in
-sequence numbers, or is told that the connection was re-established, reads the log instead.
+channel. Pub/sub is at-most-once, so it is only the fast path: a listener that sees a gap in
+sequence numbers, or is told (None) that messages may have been lost, reads the log instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from tpr_ws.registry.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -25,94 +24,72 @@ Listener = Callable[[list[dict[str, Any]] | None], None]
 
 
 class Fanout:
-    """Refcounted per-session subscriptions over a single pub/sub connection."""
+    """Refcounted per-session subscriptions over the worker's `Subscriber`."""
 
-    def __init__(
-        self, redis: Redis, channel_of: Callable[[str], str], control_channel: str
-    ) -> None:
-        self._redis = redis
+    def __init__(self, subscriber: Subscriber, channel_of: Callable[[str], str]) -> None:
+        self._subscriber = subscriber
         self._channel_of = channel_of
         self._listeners: dict[str, set[Listener]] = {}
-        self._sessions_by_channel: dict[str, str] = {}
-        self._pubsub: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._control = control_channel
-        self._lock = asyncio.Lock()
+        self._ready: dict[str, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        # A permanent subscription keeps the connection open while no session is watched.
-        await self._pubsub.subscribe(self._control)
-        self._task = asyncio.create_task(self._run(), name="fanout")
+        self._subscriber.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()
+        for sid in list(self._listeners):
+            self._subscriber.unsubscribe(self._channel_of(sid).encode())
+        self._listeners.clear()
+
+    def local_count(self, sid: str) -> int:
+        """How many local sockets watch the session."""
+        return len(self._listeners.get(sid, ()))
 
     async def subscribe(self, sid: str, listener: Listener) -> None:
-        channel = self._channel_of(sid)
-        async with self._lock:
-            first = sid not in self._listeners
-            self._listeners.setdefault(sid, set()).add(listener)
-            self._sessions_by_channel[channel] = sid
-            if first:
-                await self._pubsub.subscribe(channel)
+        """Watch a session; returns once the server confirmed the subscription, so a log read
+        after it misses nothing."""
+        listeners = self._listeners.get(sid)
+        if listeners is not None:
+            listeners.add(listener)
+            await asyncio.shield(self._ready[sid])
+            return
+        self._listeners[sid] = {listener}
+        ready = self._ready[sid] = asyncio.get_running_loop().create_future()
+        channel = self._channel_of(sid).encode()
+        try:
+            await self._subscriber.subscribe(channel, lambda payload: self._dispatch(sid, payload))
+        except BaseException as exc:
+            self._listeners.pop(sid, None)
+            self._ready.pop(sid, None)
+            if isinstance(exc, Exception):
+                ready.set_exception(exc)
+                ready.exception()  # retrieved here; other waiters re-raise it
+            else:
+                ready.cancel()
+            raise
+        ready.set_result(None)
 
     async def unsubscribe(self, sid: str, listener: Listener) -> None:
-        channel = self._channel_of(sid)
-        async with self._lock:
-            listeners = self._listeners.get(sid)
-            if listeners is None:
-                return
-            listeners.discard(listener)
-            if not listeners:
-                del self._listeners[sid]
-                self._sessions_by_channel.pop(channel, None)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.unsubscribe(channel)
-
-    def _dispatch(self, channel: str, payload: bytes) -> None:
-        sid = self._sessions_by_channel.get(channel)
-        if sid is None:
+        listeners = self._listeners.get(sid)
+        if listeners is None:
             return
-        try:
-            events = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            log.warning("fanout: undecodable message on %s", channel)
-            events = None
+        listeners.discard(listener)
+        if not listeners:
+            del self._listeners[sid]
+            self._ready.pop(sid, None)
+            self._subscriber.unsubscribe(self._channel_of(sid).encode())
+
+    def deliver(self, sid: str, events: list[dict[str, Any]], *, skip: Listener | None) -> None:
+        """Hand a turn's committed events to the session's local sockets (but `skip`)."""
+        for listener in list(self._listeners.get(sid, ())):
+            if listener is not skip:
+                listener(events)
+
+    def _dispatch(self, sid: str, payload: bytes | None) -> None:
+        events: list[dict[str, Any]] | None = None
+        if payload is not None:
+            try:
+                events = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                log.warning("fanout: undecodable message for session %s", sid)
         for listener in list(self._listeners.get(sid, ())):
             listener(events)
-
-    def _poke_all(self) -> None:
-        for listeners in list(self._listeners.values()):
-            for listener in list(listeners):
-                listener(None)
-
-    async def _run(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                message = await self._pubsub.get_message(timeout=5.0)
-                backoff = 0.1
-                if message is None or message.get("type") != "message":
-                    continue
-                channel = message["channel"]
-                if isinstance(channel, bytes):
-                    channel = channel.decode()
-                self._dispatch(channel, message["data"])
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                # redis-py resubscribes on reconnect; anything published meanwhile is lost,
-                # so every local socket re-reads the log from its cursor.
-                log.warning("fanout: pub/sub connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.ping()
-                self._poke_all()

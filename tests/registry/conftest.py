@@ -6,10 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 
-from tpr_ws.registry.client import RedisClient
+from tpr_ws.registry.client import RedisClient, connect
 from tpr_ws.registry.storage import Storage
 
 
@@ -37,10 +35,10 @@ async def client_factory(backend: Backend) -> AsyncIterator[ClientFactory]:
     async def make() -> RedisClient:
         client: RedisClient
         if backend.kind == "cluster":
-            client = RedisCluster.from_url(backend.url)
+            client = connect(backend.url, cluster=True)
             await client.initialize()
         else:
-            client = aioredis.Redis.from_url(backend.url)
+            client = connect(backend.url)  # the product's client: scripts on the shared pipe
         clients.append(client)
         return client
 

@@ -7,12 +7,10 @@ import time
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 
 from tests.registry.counter import increment
 from tpr_ws.errors import Fenced, LeaseLost
-from tpr_ws.registry.client import RedisClient
+from tpr_ws.registry.client import RedisClient, connect
 from tpr_ws.registry.storage import Acquired, Storage
 from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
 
@@ -22,8 +20,8 @@ LOG_MAX = 5000
 
 def make_client(kind: str, url: str) -> RedisClient:
     if kind == "cluster":
-        return RedisCluster.from_url(url)
-    return aioredis.Redis.from_url(url)
+        return connect(url, cluster=True)
+    return connect(url)
 
 
 async def count_turn(state: bytes | None, lease: Lease, message_id: str = "m") -> TurnOutput:
@@ -141,7 +139,7 @@ def hold_until_killed(url: str, prefix: str, sid: str, ttl_ms: int, in_turn: Any
         raise AssertionError("the test kills this process before the turn ends")
 
     async def main() -> None:
-        client = aioredis.Redis.from_url(url)
+        client = connect(url)
         registry = Registry(Storage(client, prefix=prefix), lease_ttl_ms=ttl_ms)
         await registry.run(sid, "abandoned-turn", turn)
 

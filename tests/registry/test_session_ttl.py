@@ -55,7 +55,7 @@ async def test_an_abandoned_first_turn_and_a_dead_waiter_leave_only_expiring_key
     assert queued.kind == "queued"
     assert await storage.waiters("s1") == ["waiter"]
     assert await _keys_without_ttl(storage) == {}
-    # A holder that gives up cleanly hands the lease to the dead waiter (a wake list).
+    # A holder that gives up cleanly hands the lease to the dead waiter (a published wake-up).
     assert await storage.release("s1", "holder", 5000)
     assert (await storage.lease_holder("s1"))[0] == "waiter"
     assert await _keys_without_ttl(storage) == {}

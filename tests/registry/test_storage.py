@@ -52,16 +52,17 @@ async def test_blobs(storage: Storage) -> None:
 
 
 async def test_acquire_grants_queues_and_commit_hands_over(storage: Storage) -> None:
-    a = await storage.acquire("s", "m1", "A", 5000)
+    A, B, _C = (storage.new_token(name) for name in "ABC")  # woken on its wake channel
+    a = await storage.acquire("s", "m1", A, 5000)
     assert a.kind == "granted" and a.epoch == 1 and a.state is None and a.ticket == 1
-    b = await storage.acquire("s", "m2", "B", 5000)
+    b = await storage.acquire("s", "m2", B, 5000)
     assert b.kind == "queued" and b.position == 0 and b.ticket == 2
-    assert await storage.renew("s", "A", 1, 5000)
-    assert not await storage.renew("s", "B", 1, 5000)
+    assert await storage.renew("s", A, 1, 5000)
+    assert not await storage.renew("s", B, 1, 5000)
     done = await storage.commit(
         "s",
         "m1",
-        token="A",
+        token=A,
         epoch=1,
         state=b"one",
         events=[{"t": 1}],
@@ -71,51 +72,54 @@ async def test_acquire_grants_queues_and_commit_hands_over(storage: Storage) -> 
     assert done.kind == "ok" and done.record is not None
     assert (done.record.first_seq, done.record.last_seq, done.record.result) == (1, 1, {"r": 1})
     # B was handed the lease (a new epoch) and woken with the state it needs.
-    woken = await storage.wait_wake("s", "B", 1)
+    woken = await storage.wait_wake("s", B, 1)
     assert woken is not None and (woken.kind, woken.epoch, woken.state) == ("granted", 2, b"one")
     holder, _ = await storage.lease_holder("s")
-    assert holder == "B"
+    assert holder == B
     # Coming back by timeout instead (the wake-up missed) gives the same lease.
-    b2 = await storage.acquire("s", "m2", "B", 5000, first=False)
+    b2 = await storage.acquire("s", "m2", B, 5000, first=False)
     assert b2.kind == "granted" and b2.epoch == 2 and b2.state == b"one"
     # A's late commit is fenced.
     late = await storage.commit(
-        "s", "m3", token="A", epoch=1, state=b"bad", events=[], result={}, ttl_ms=5000
+        "s", "m3", token=A, epoch=1, state=b"bad", events=[], result={}, ttl_ms=5000
     )
     assert late.kind == "fenced"
     assert await storage.load_state("s") == b"one"
 
 
 async def test_committed_id_answers_duplicate_without_lease(storage: Storage) -> None:
-    await storage.acquire("s", "m1", "A", 5000)
+    A, _B, C = (storage.new_token(name) for name in "ABC")  # woken on its wake channel
+    await storage.acquire("s", "m1", A, 5000)
     await storage.commit(
-        "s", "m1", token="A", epoch=1, state=b"x", events=[{}], result={"k": "v"}, ttl_ms=5000
+        "s", "m1", token=A, epoch=1, state=b"x", events=[{}], result={"k": "v"}, ttl_ms=5000
     )
-    dup = await storage.acquire("s", "m1", "C", 5000)
+    dup = await storage.acquire("s", "m1", C, 5000)
     assert dup.kind == "duplicate" and dup.record is not None and dup.record.result == {"k": "v"}
     assert await storage.lease_holder("s") == (None, -2)
     assert await storage.epoch("s") == 1
 
 
 async def test_release_wakes_next_and_leaving_waiter_unqueues(storage: Storage) -> None:
-    await storage.acquire("s", "m1", "A", 5000)
-    await storage.acquire("s", "m2", "B", 5000)
-    await storage.acquire("s", "m3", "C", 5000)
-    assert await storage.waiters("s") == ["B", "C"]
-    assert not await storage.release("s", "B", 5000)  # B leaves the queue
-    assert await storage.waiters("s") == ["C"]
-    assert await storage.release("s", "A", 5000)
-    assert await storage.wait_wake("s", "C", 1)
-    assert (await storage.lease_holder("s"))[0] == "C"
+    A, B, C = (storage.new_token(name) for name in "ABC")  # woken on its wake channel
+    await storage.acquire("s", "m1", A, 5000)
+    await storage.acquire("s", "m2", B, 5000)
+    await storage.acquire("s", "m3", C, 5000)
+    assert await storage.waiters("s") == [B, C]
+    assert not await storage.release("s", B, 5000)  # B leaves the queue
+    assert await storage.waiters("s") == [C]
+    assert await storage.release("s", A, 5000)
+    assert await storage.wait_wake("s", C, 1)
+    assert (await storage.lease_holder("s"))[0] == C
 
 
 async def test_expired_lease_moves_queue_to_head(storage: Storage) -> None:
-    await storage.acquire("s", "m1", "A", 200)
-    await storage.acquire("s", "m2", "B", 200)
+    A, B, C = (storage.new_token(name) for name in "ABC")  # woken on its wake channel
+    await storage.acquire("s", "m1", A, 200)
+    await storage.acquire("s", "m2", B, 200)
     await asyncio.sleep(0.3)  # A died: its lease expires
-    c = await storage.acquire("s", "m3", "C", 5000)
+    c = await storage.acquire("s", "m3", C, 5000)
     assert c.kind == "queued"  # B came first
-    assert await storage.wait_wake("s", "B", 1)  # and C's arrival woke it
+    assert await storage.wait_wake("s", B, 1)  # and C's arrival woke it
 
 
 @pytest.mark.parametrize("sid", ["", "a{b", "a}b"])

@@ -1,17 +1,20 @@
-"""Redis client plumbing for the registry: the packed connection, scripts by SHA, connect."""
+"""Redis client plumbing for the registry: the clients, scripts by SHA, connect."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import HiredisRespSerializer
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError
+
+from tpr_ws.registry.pipe import Pipe
+from tpr_ws.registry.subscriber import Subscriber
 
 RedisClient = Redis | RedisCluster
 
@@ -26,19 +29,74 @@ class PackedConnection(Connection):
         return self._serializer.pack(*args)  # type: ignore[no-any-return]
 
 
+class LeanRedis(Redis):
+    """A redis-py client (a bounded pool, for blobs and other cold commands) that also carries
+    the shared pipelined connection (`Pipe`) of the registry's scripts and hot reads, and the
+    worker's pub/sub connection (`Subscriber`: wake-ups of waiting turns, fan-out)."""
+
+    pipe: Pipe | None  # None over TLS: redis-py only
+    subscriber: Subscriber
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        if self.pipe is not None:
+            await self.pipe.aclose()
+        await self.subscriber.aclose()
+        await super().aclose(close_connection_pool)
+
+
+class LeanCluster(RedisCluster):
+    """A Redis Cluster client with the worker's `Subscriber` (on the URL's node: a PUBLISH
+    reaches every node's subscribers)."""
+
+    subscriber: Subscriber
+
+    async def aclose(self) -> None:
+        await self.subscriber.aclose()
+        await super().aclose()
+
+
+def pipe_of(redis: RedisClient) -> Pipe | None:
+    """The lean connection of a client from `connect()`, if it has one."""
+    return redis.pipe if isinstance(redis, LeanRedis) else None
+
+
+def subscriber_of(redis: RedisClient) -> Subscriber | None:
+    """The pub/sub connection of a client from `connect()`, if it has one."""
+    return redis.subscriber if isinstance(redis, LeanRedis | LeanCluster) else None
+
+
 class Script:
     """A Lua script run by EVALSHA, loaded again after NOSCRIPT (a restarted server).
 
-    What redis-py's Script objects do, without their per-call argument copying and imports:
-    every turn runs two of these.
+    Through the client's `Pipe` when it has one, else through redis-py. ``idempotent`` scripts
+    are sent once more after a dropped connection (a restarted server); a timeout is not retried.
     """
 
-    def __init__(self, redis: RedisClient, text: str) -> None:
+    def __init__(self, redis: RedisClient, text: str, *, idempotent: bool = True) -> None:
         self._redis = redis
+        self._pipe = pipe_of(redis)
         self._text = text
+        self._idempotent = idempotent
         self.sha = hashlib.sha1(text.encode()).hexdigest()
 
     async def __call__(self, keys: list[bytes], args: list[Any]) -> Any:
+        if self._pipe is None:
+            return await self._via_client(keys, args)
+        try:
+            return await self._via_pipe(self._pipe, keys, args)
+        except ConnectionError:
+            if not self._idempotent:
+                raise
+            return await self._via_pipe(self._pipe, keys, args)
+
+    async def _via_pipe(self, pipe: Pipe, keys: list[bytes], args: list[Any]) -> Any:
+        try:
+            return await pipe.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.sha = (await pipe.execute("SCRIPT", "LOAD", self._text)).decode()
+            return await pipe.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+
+    async def _via_client(self, keys: list[bytes], args: list[Any]) -> Any:
         try:
             return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -46,19 +104,47 @@ class Script:
             return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
 
 
-def connect(url: str, *, cluster: bool = False) -> RedisClient:
-    """A client for Storage: bytes replies, and reconnect-and-retry on a dropped connection.
+def connect(
+    url: str,
+    *,
+    cluster: bool = False,
+    timeout_s: float = 5.0,
+    connect_timeout_s: float = 2.0,
+    max_connections: int = 50,
+) -> RedisClient:
+    """A client for Storage: bytes replies, socket and connect timeouts (a hung server gives
+    a quick error), a bounded pool whose callers wait for a free connection (up to
+    ``timeout_s``) instead of failing, and the worker's `Subscriber`. A standalone server also
+    gets the shared `Pipe` (no pool at all on the hot path).
 
     Retrying is safe for every script here (acquire, renew, release and commit are idempotent
     per caller token / message id); only `append_events` could append a batch twice.
     """
-    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=5)
+    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=2)
+    subscriber = Subscriber(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
+    timeouts: dict[str, Any] = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": connect_timeout_s,
+    }
     if cluster:
-        return RedisCluster.from_url(url, retry=retry, connection_class=PackedConnection)
-    return Redis.from_url(
+        lean_cluster: LeanCluster = LeanCluster.from_url(  # type: ignore[assignment]
+            url, retry=retry, connection_class=PackedConnection, **timeouts
+        )
+        lean_cluster.subscriber = subscriber
+        return lean_cluster
+    pool = BlockingConnectionPool.from_url(
         url,
-        retry=retry,
-        retry_on_error=[ConnectionError, TimeoutError],
-        health_check_interval=30,
+        max_connections=max_connections,
+        timeout=timeout_s,
         connection_class=PackedConnection,
+        retry=retry,
+        retry_on_error=[ConnectionError],
+        **timeouts,
     )
+    client: LeanRedis = LeanRedis.from_pool(pool)  # type: ignore[assignment]
+    try:
+        client.pipe = Pipe(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
+    except ValueError:
+        client.pipe = None
+    client.subscriber = subscriber
+    return client

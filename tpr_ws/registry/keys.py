@@ -11,8 +11,6 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
     tpr:{sid}:msgs         hash: committed message id -> {"first_seq","last_seq","result"}
     tpr:{sid}:msgs:order   list of those ids, oldest first (the hash keeps the newest N)
     tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
-    tpr:{sid}:waiters:<t>  one waiter's wake list (BLPOP): "<epoch>|<has state>|<state>";
-                           a list persists, so a wake-up is never lost
     tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
     tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed by events and bytes
     tpr:{sid}:log:bytes    payload bytes the log holds (kept by the append script)
@@ -32,7 +30,8 @@ Shared by sessions (content-addressed, with a TTL)::
 
 Per worker process::
 
-    tpr:control:<worker>   pub/sub channel that keeps a worker's fan-out connection open
+    tpr:wake:<tag>         pub/sub channel: "<token>|<epoch>|<has state>|<state>" hands the
+                           lease to a waiting turn of that worker (tokens end in "@<tag>")
 """
 
 from __future__ import annotations
@@ -60,9 +59,6 @@ class SessionKeys:
     messages: bytes
     message_order: bytes
     uploads: bytes
-
-    def wake_list(self, token: str) -> bytes:
-        return self.waiters + b":" + token.encode()
 
     def upload(self, upload_id: str) -> UploadKeys:
         """The keys of one resumable upload of this session."""
@@ -130,6 +126,7 @@ class KeySpace:
         """An immutable result object, addressed by what it was computed from."""
         return f"{self.prefix}:result:{{{key}}}"
 
-    def control_channel(self, worker: str) -> str:
-        """A worker's own pub/sub channel (keeps its fan-out connection subscribed)."""
-        return f"{self.prefix}:control:{worker}"
+    def wake_channel(self, tag: str) -> bytes:
+        """A worker's wake-up channel: a hand-over to a waiter whose token ends in
+        ``@<tag>`` is published here (the scripts build the same name from the waiters key)."""
+        return f"{self.prefix}:wake:{tag}".encode()

@@ -1,18 +1,21 @@
 """The Lua scripts behind `tpr_ws.registry.storage` (only storage.py imports this module).
 
 Every script touches the keys of one session only; they share the hash tag ``{<sid>}``, so
-one slot. The wake list of a waiter is named inside the scripts (``<waiters key>:<token>``) because
-which waiter is at the head is only known there; it carries the same hash tag, so it is in
-the same slot as the declared keys.
+one slot. The wake channel of a waiter is named inside the scripts (from its token) because
+which waiter is at the head is only known there; channels are not keys (any node publishes to
+the whole cluster).
 """
 
 from __future__ import annotations
 
-# hand_over: give a free lease straight to the head waiter (a new epoch) and wake it with
-# "<epoch>|<1 or 0: has state>|<state>", so it needs no second round trip to load.
-# A dead head simply lets the lease expire; the other waiters' BLPOP timeouts retry then.
-# Wake lists are named '<waiters key>:<token>': same hash tag, so the same slot.
-# Every key a script writes gets a TTL (the wake list one lease, the rest the session's).
+# hand_over: give a free lease straight to the head waiter (a new epoch) and wake it by a
+# PUBLISH on its worker's wake channel with "<token>|<epoch>|<1 or 0: has state>|<state>", so
+# it needs no second round trip to load. A token is '<anything>@<wake tag>' and the channel
+# '<prefix>:wake:<wake tag>' (keys.py); a token without '@' is not woken (it comes back by
+# timeout). Pub/sub may lose the message: the lease itself records the hand-over, and the
+# waiter's acquire after its timeout (or after its pub/sub connection recovered) finds it.
+# A dead head simply lets the lease expire; the other waiters' timeouts retry then.
+# Every key a script writes gets a TTL (the session's).
 _HAND_OVER = """
 local function hand_over(lease, epoch, waiters, ttl, state)
   local head = redis.call('LPOP', waiters)
@@ -20,13 +23,15 @@ local function hand_over(lease, epoch, waiters, ttl, state)
   redis.call('SET', lease, head, 'PX', ttl)
   local e = redis.call('INCR', epoch)
   redis.call('EXPIRE', epoch, __SESSION_TTL__)
-  local wake = waiters .. ':' .. head
-  if state then
-    redis.call('RPUSH', wake, e .. '|1|' .. state)
-  else
-    redis.call('RPUSH', wake, e .. '|0|')
+  local tag = string.match(head, '@([^@]+)$')
+  if tag then
+    local channel = string.match(waiters, '^(.-):{') .. ':wake:' .. tag
+    if state then
+      redis.call('PUBLISH', channel, head .. '|' .. e .. '|1|' .. state)
+    else
+      redis.call('PUBLISH', channel, head .. '|' .. e .. '|0|')
+    end
   end
-  redis.call('PEXPIRE', wake, ttl)
   return head
 end
 """
@@ -108,14 +113,12 @@ ACQUIRE = (
     _HAND_OVER
     + """
 local token = ARGV[1]
-local wake = KEYS[5] .. ':' .. token
 local rec = redis.call('HGET', KEYS[4], ARGV[4])
 local cur = redis.call('GET', KEYS[1])
 if rec then
   -- Committed before: answer with the record and give back whatever we held or queued for.
   if ARGV[3] == '0' then
     redis.call('LREM', KEYS[5], 0, token)
-    redis.call('DEL', wake)
   end
   if cur == token then
     redis.call('DEL', KEYS[1])
@@ -127,7 +130,6 @@ if cur == token then
   -- Handed over to us (we were the head waiter) and we came back by timeout, not by the
   -- wake-up: the epoch is already ours.
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('DEL', wake)
   return {'granted', redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), 0}
 end
 local pos = false
@@ -143,7 +145,6 @@ if not cur then
   if (not head) or head == token then
     if head then
       redis.call('LPOP', KEYS[5])
-      redis.call('DEL', wake)
     end
     redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
     local epoch = redis.call('INCR', KEYS[2])
@@ -231,7 +232,6 @@ RELEASE = (
     _HAND_OVER
     + """
 redis.call('LREM', KEYS[3], 0, ARGV[1])
-redis.call('DEL', KEYS[3] .. ':' .. ARGV[1])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   hand_over(KEYS[1], KEYS[2], KEYS[3], ARGV[2], redis.call('GET', KEYS[4]))

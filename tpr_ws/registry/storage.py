@@ -6,6 +6,8 @@ session's epoch. Blobs are content-addressed and immutable.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,7 +15,7 @@ import orjson
 from redis.asyncio.cluster import RedisCluster
 
 from tpr_ws.errors import ConfigError
-from tpr_ws.registry.client import RedisClient, Script
+from tpr_ws.registry.client import RedisClient, Script, pipe_of, subscriber_of
 from tpr_ws.registry.keys import DEFAULT_PREFIX, KeySpace, SessionKeys
 from tpr_ws.registry.scripts import (
     ACQUIRE,
@@ -30,6 +32,8 @@ from tpr_ws.registry.scripts import (
     UPLOAD_INFO,
     configure,
 )
+from tpr_ws.registry.subscriber import Subscriber
+from tpr_ws.registry.wakeups import Wakeups
 
 MESSAGE_IDS_KEPT = 500  # committed message ids a session remembers (the newest)
 SESSION_TTL_S = 30 * 24 * 3600  # an idle session (state, log, epoch) expires after this
@@ -131,9 +135,9 @@ class Storage:
     """The only code that knows key names and Lua scripts (see module docstring).
 
     ``redis`` must return bytes (``decode_responses=False``); its socket timeout, if any,
-    must exceed the lease TTL (waiters BLPOP for up to one TTL), and each waiting turn holds
-    one pooled connection. `connect()` builds a suitable client; call `initialize()` once
-    before concurrent use.
+    must exceed the lease TTL (waiters BLPOP for up to one TTL). `connect()` builds a suitable
+    client: scripts and hot reads go through its shared `Pipe`, and each waiting turn's BLPOP
+    through a bounded pool of its own. Call `initialize()` once before concurrent use.
     """
 
     def __init__(
@@ -153,6 +157,11 @@ class Storage:
         if encoder.decode_responses:
             raise ConfigError("Storage needs a Redis client with decode_responses=False")
         self.redis = redis
+        self._pipe = pipe_of(redis)
+        self._subscriber = subscriber_of(redis)
+        self._wakeups = Wakeups()
+        self._wake_ready = False
+        self.wake_tag = secrets.token_hex(6)
         self.prefix = prefix
         self.log_max_events = log_max_events
         self.log_max_bytes = log_max_bytes
@@ -170,7 +179,7 @@ class Storage:
         self._renew = Script(redis, RENEW)
         self._commit = Script(redis, configure(COMMIT, **constants))
         self._release = Script(redis, configure(RELEASE, **constants))
-        self._append = Script(redis, configure(APPEND, **constants))
+        self._append = Script(redis, configure(APPEND, **constants), idempotent=False)
         self._read_log = Script(redis, READ_LOG)
         self._read_tail = Script(redis, READ_TAIL)
         self._create_upload = Script(redis, CREATE_UPLOAD)
@@ -186,7 +195,26 @@ class Storage:
         if isinstance(self.redis, RedisCluster):
             await self.redis.initialize()
         else:
+            await self.ping()
+        await self._listen_for_wakeups()
+
+    @property
+    def subscriber(self) -> Subscriber | None:
+        """The worker's pub/sub connection (the fan-out shares it), if the client has one."""
+        return self._subscriber
+
+    async def ping(self) -> None:
+        """One round trip to the server (readiness); RedisError if it does not answer."""
+        if self._pipe is not None:
+            await self._pipe.execute("PING")
+        else:
             await self.redis.ping()
+
+    async def _get(self, key: bytes) -> Any:
+        # Hot single reads (a hello's last seq) share the pipe, like the scripts.
+        if self._pipe is not None:
+            return await self._pipe.execute("GET", key)
+        return await self.redis.get(key)
 
     def _keys(self, sid: str) -> SessionKeys:
         return self.keys.session(sid)
@@ -201,6 +229,8 @@ class Storage:
         self, sid: str, message_id: str, token: str, ttl_ms: int, *, first: bool = True
     ) -> Acquired:
         """One round trip: duplicate answer, or the lease plus the state, or a queue place."""
+        if not self._wake_ready:
+            await self._listen_for_wakeups()
         k = self._keys(sid)
         reply = await self._acquire(
             keys=[
@@ -222,15 +252,29 @@ class Storage:
             )
         return Acquired("queued", position=_int(reply[1]), ticket=_int(reply[2]))
 
+    def new_token(self, prefix: str = "") -> str:
+        """A fresh lease token that this worker's wake channel answers for."""
+        return f"{prefix}{secrets.token_hex(12)}@{self.wake_tag}"
+
+    async def _listen_for_wakeups(self) -> None:
+        # Subscribed (and confirmed) before the first acquire that could queue.
+        if not self._wake_ready and self._subscriber is not None:
+            channel = self.keys.wake_channel(self.wake_tag)
+            await self._subscriber.subscribe(channel, self._wakeups.on_message)
+            self._wake_ready = True
+
     async def wait_wake(self, sid: str, token: str, timeout_s: float) -> Acquired | None:
-        """Block until a release hands this waiter the lease (granted, with the state it
-        needs, so no second round trip) or until the timeout (None)."""
-        k = self._keys(sid)
-        reply = await self.redis.blpop([k.wake_list(token)], timeout=timeout_s)
-        if reply is None:
+        """Wait until a release hands this waiter the lease (granted, with the state it
+        needs, so no second round trip) or until the timeout or a possible loss (None: ask
+        again). No Redis connection is held while waiting: the worker's one pub/sub
+        connection carries every wake-up. Without a subscriber (a client not from
+        `connect()`), only the timeout ends the wait."""
+        if self._subscriber is None:
+            await asyncio.sleep(timeout_s)
             return None
-        payload = reply[1]
-        assert isinstance(payload, bytes)
+        payload = await self._wakeups.wait(token, timeout_s)
+        if payload is None:
+            return None
         epoch, has_state, state = payload.split(b"|", 2)
         return Acquired("granted", epoch=int(epoch), state=state if has_state == b"1" else None)
 
@@ -361,7 +405,7 @@ class Storage:
 
     async def last_seq(self, sid: str) -> int:
         """The last sequence number handed out in this session (0 if none)."""
-        return _int(await self.redis.get(self._keys(sid).seq))
+        return _int(await self._get(self._keys(sid).seq))
 
     async def load_state(self, sid: str) -> bytes | None:
         """The last committed checkpoint (a plain read, no lease)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -150,7 +149,7 @@ class Registry:
         return None if record is None else _answer(message_id, record, duplicate=True, events=[])
 
     async def _run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
-        token = f"{self.holder_prefix}{secrets.token_hex(16)}"
+        token = self.storage.new_token(self.holder_prefix)
         acquired = await self._acquire(sid, message_id, token)
         if acquired.record is not None:
             return _answer(message_id, acquired.record, duplicate=True, events=[])
@@ -180,7 +179,7 @@ class Registry:
         return _answer(message_id, record, duplicate=False, events=events)
 
     async def _acquire(self, sid: str, message_id: str, token: str) -> Acquired:
-        """Acquire+load, queueing FIFO and blocking on our wake list while the lease is busy."""
+        """Acquire+load, queueing FIFO and waiting for our wake-up while the lease is busy."""
         started = time.monotonic()
         ticket = 0
         first = True

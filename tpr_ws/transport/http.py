@@ -168,7 +168,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     try:
-        await request.app[STORAGE].redis.ping()
+        await request.app[STORAGE].ping()
     except (RedisError, OSError) as exc:
         return _json({"status": "unavailable", "reason": type(exc).__name__}, status=503)
     return _json({"status": "ready"})
