@@ -37,7 +37,8 @@ from tpr_ws.domain.blob import dataset_key
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
-from tpr_ws.domain.tpr import TprResult, compute_tpr
+from tpr_ws.domain.tpr import TprResult
+from tpr_ws.domain.ward_sums import compute_tpr_from_sums
 from tpr_ws.errors import NotFound, UploadRejected
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
@@ -221,6 +222,7 @@ class Conversation:
             return ProcessedUpload(
                 key=key,
                 blob=b"",
+                sums=b"",
                 file_name=file_name,
                 report=meta["report"],
                 overview=meta["overview"],
@@ -229,6 +231,7 @@ class Conversation:
         await self._datasets.put(
             processed.key,
             processed.blob,
+            processed.sums,
             {"report": processed.report, "overview": processed.overview},
         )
         return processed
@@ -241,9 +244,9 @@ class Conversation:
         if cached is not None:
             self._results.move_to_end(key)
             return cached
-        frame = await self._datasets.frame(blob_key)
+        sums = await self._datasets.sums(blob_key)
         result = await asyncio.to_thread(
-            compute_tpr, frame, state, FacilityLevel(level), AgeGroup(age)
+            compute_tpr_from_sums, sums, state, FacilityLevel(level), AgeGroup(age)
         )
         self._results[key] = result
         while len(self._results) > RESULT_CACHE_SIZE:

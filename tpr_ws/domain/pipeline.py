@@ -8,15 +8,18 @@ from typing import Any
 from tpr_ws.domain.blob import dataset_key, encode_dataset
 from tpr_ws.domain.overview import describe_dataset
 from tpr_ws.domain.safety import check_upload
+from tpr_ws.domain.ward_sums import build_ward_sums, encode_ward_sums
 from tpr_ws.domain.workbook import parse_workbook
 
 
 @dataclass(frozen=True)
 class ProcessedUpload:
-    """What the server keeps of an upload: the blob (stored once by key) and its summary."""
+    """What the server keeps of an upload: the blob (stored once by key), the per-ward sums
+    that results are computed from, and its summary."""
 
     key: str
     blob: bytes
+    sums: bytes
     file_name: str
     report: dict[str, Any]
     overview: dict[str, Any]
@@ -31,6 +34,7 @@ def process_upload(data: bytes, file_name: str, max_bytes: int) -> ProcessedUplo
     return ProcessedUpload(
         key=dataset_key(data),
         blob=encode_dataset(ingested.frame),
+        sums=encode_ward_sums(build_ward_sums(ingested.frame)),
         file_name=file_name,
         report=report,
         overview=overview,

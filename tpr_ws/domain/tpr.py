@@ -55,6 +55,16 @@ def _method_rows(rows: pd.DataFrame, method: Method, age: AgeGroup) -> _MethodRo
     return _MethodRows(np.where(present, tested, 0.0), positive, usable, flawed)
 
 
+CONTRIBUTION_COLUMNS = (
+    "RDT_Tested",
+    "RDT_Positive",
+    "Microscopy_Tested",
+    "Microscopy_Positive",
+    "Reporting_Rows",
+    "Excluded_Rows",
+)
+
+
 def contributions(rows: pd.DataFrame, age: AgeGroup) -> dict[str, np.ndarray]:
     """Per row: the tested/positive each method contributes under the rule, and flags."""
     rdt = _method_rows(rows, Method.RDT, age)
@@ -71,7 +81,7 @@ def contributions(rows: pd.DataFrame, age: AgeGroup) -> dict[str, np.ndarray]:
     }
 
 
-def _codes(rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
+def ward_codes(rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Dense integer ids of the key combinations, column by column (faster than a groupby)."""
     current = np.zeros(len(rows), dtype=np.int64)
     for key in keys:
@@ -116,29 +126,57 @@ def _table(
     in_state: pd.DataFrame, at_level: np.ndarray, level: FacilityLevel, age: AgeGroup
 ) -> _Table:
     # Wards within one state: LGA + ward identify them (the state is fixed by the selection).
-    ward = _codes(in_state, [schema.LGA, schema.WARD])
+    ward = ward_codes(in_state, [schema.LGA, schema.WARD])
     n_wards = int(ward.max()) + 1 if len(ward) else 0
     first = np.unique(ward, return_index=True)[1]
     rows, ward_at = in_state[at_level], ward[at_level]
-    table: dict[str, object] = {
-        "State": in_state[schema.STATE].to_numpy(dtype=object)[first],
-        "LGA": in_state[schema.LGA].to_numpy(dtype=object)[first],
-        "Ward": in_state[schema.WARD].to_numpy(dtype=object)[first],
-        "Facilities": _facilities(rows, ward_at, n_wards, facilities_named(in_state)),
-    }
+    state = in_state[schema.STATE].to_numpy(dtype=object)[first]
+    lga = in_state[schema.LGA].to_numpy(dtype=object)[first]
+    ward_names = in_state[schema.WARD].to_numpy(dtype=object)[first]
+    facilities = _facilities(rows, ward_at, n_wards, facilities_named(in_state))
+    sums: dict[str, np.ndarray] = {}
     for name, values in contributions(rows, age).items():
         summed = np.bincount(ward_at, weights=values, minlength=n_wards)
-        table[name] = summed.astype(np.int64) if values.dtype.kind == "i" else summed
-    tested = np.asarray(table["RDT_Tested"]) + np.asarray(table["Microscopy_Tested"])
-    positive = np.asarray(table["RDT_Positive"]) + np.asarray(table["Microscopy_Positive"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["TPR"] = np.where(tested > 0, 100.0 * positive / tested, np.nan)
-    table.update(Tested=tested, Positive=positive, Facility_Level=level.value, Age_Group=age.value)
-    frame = pd.DataFrame(table, columns=list(schema.WARD_TABLE_COLUMNS))
-    frame = frame.astype({"State": "str", "LGA": "str", "Ward": "str"})
-    frame = frame.sort_values(["LGA", "Ward"], kind="stable", ignore_index=True)
+        sums[name] = summed.astype(np.int64) if values.dtype.kind == "i" else summed
+    frame = finish_table(WardColumns(state, lga, ward_names, facilities, sums), level, age)
     present = int((np.bincount(ward_at, minlength=n_wards) > 0).sum())
     return _Table(frame, len(rows), present)
+
+
+@dataclass(frozen=True)
+class WardColumns:
+    """A state's wards (first-appearance order) and their summed contributions."""
+
+    state: np.ndarray
+    lga: np.ndarray
+    ward: np.ndarray
+    facilities: np.ndarray
+    sums: dict[str, np.ndarray]  # CONTRIBUTION_COLUMNS
+
+
+def finish_table(columns: WardColumns, level: FacilityLevel, age: AgeGroup) -> pd.DataFrame:
+    """The ward table (schema.WARD_TABLE_COLUMNS) from per-ward sums, sorted by LGA, ward."""
+    order = np.lexsort((columns.ward.astype(str), columns.lga.astype(str)))  # stable
+    sums = {name: np.asarray(values)[order] for name, values in columns.sums.items()}
+    tested = sums["RDT_Tested"] + sums["Microscopy_Tested"]
+    positive = sums["RDT_Positive"] + sums["Microscopy_Positive"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpr = np.where(tested > 0, 100.0 * positive / tested, np.nan)
+    n = len(order)
+    table: dict[str, object] = {
+        "State": pd.Series(columns.state[order], dtype="str"),
+        "LGA": pd.Series(columns.lga[order], dtype="str"),
+        "Ward": pd.Series(columns.ward[order], dtype="str"),
+        "TPR": tpr,
+        "Tested": tested,
+        "Positive": positive,
+        **sums,
+        "Facilities": np.asarray(columns.facilities)[order],
+        "Facility_Level": level.value,
+        "Age_Group": age.value,
+    }
+    frame = pd.DataFrame({name: table[name] for name in schema.WARD_TABLE_COLUMNS}, index=range(n))
+    return frame
 
 
 def _facilities(rows: pd.DataFrame, ward: np.ndarray, n_wards: int, counted: bool) -> np.ndarray:
@@ -146,7 +184,7 @@ def _facilities(rows: pd.DataFrame, ward: np.ndarray, n_wards: int, counted: boo
     file names no facility)."""
     if not counted:
         return np.full(n_wards, np.nan)
-    facility = _codes(rows, [schema.LGA, schema.WARD, schema.FACILITY])
+    facility = ward_codes(rows, [schema.LGA, schema.WARD, schema.FACILITY])
     width = int(facility.max(initial=0)) + 1
     pairs = np.unique(ward * width + facility)
     return np.bincount(pairs // width, minlength=n_wards).astype(np.int64)

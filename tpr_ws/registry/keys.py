@@ -25,6 +25,7 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
 Shared by sessions (content-addressed, with a TTL)::
 
     tpr:blob:{<key>}       immutable blobs (parsed datasets)
+    tpr:blob:{<key>:sums}  a dataset's per-ward sums (what results are computed from)
     tpr:blob:{<key>:meta}  a blob's metadata, written after the blob (its presence = complete)
     tpr:result:{<key>}     immutable result objects (one analysis: its table and summary)
 
@@ -125,6 +126,10 @@ class KeySpace:
     def result(self, key: str) -> str:
         """An immutable result object, addressed by what it was computed from."""
         return f"{self.prefix}:result:{{{key}}}"
+
+    def blob_sums(self, key: str) -> str:
+        """The per-ward sums of a dataset blob (immutable, derived from the blob)."""
+        return f"{self.prefix}:blob:{{{key}:sums}}"
 
     def wake_channel(self, tag: str) -> bytes:
         """A worker's wake-up channel: a hand-over to a waiter whose token ends in

@@ -421,6 +421,14 @@ class Storage:
         """The blob, or None if it expired or never existed."""
         return _bytes(await self.redis.get(self.keys.blob(key)))
 
+    async def put_blob_sums(self, key: str, data: bytes, ttl_s: int) -> None:
+        """Store the derived per-ward sums of a blob."""
+        await self.redis.set(self.keys.blob_sums(key), data, ex=ttl_s)
+
+    async def get_blob_sums(self, key: str) -> bytes | None:
+        """The per-ward sums of a blob, or None."""
+        return _bytes(await self.redis.get(self.keys.blob_sums(key)))
+
     async def put_blob_meta(self, key: str, data: bytes, ttl_s: int) -> None:
         """Store a blob's metadata; write it after the blob (its presence = blob complete)."""
         await self.redis.set(self.keys.blob_meta(key), data, ex=ttl_s)
