@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import zipfile
+from dataclasses import replace
 
 import openpyxl
 import pytest
@@ -89,3 +91,53 @@ def test_report_escapes_hostile_names_and_states_the_rule() -> None:
 
 def test_md_escape_flattens_newlines() -> None:
     assert md_escape("a\nb*c*") == "a b\\*c\\*"
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "-1", "@SUM(1)", "\tTAB", "\rCR"]
+
+
+def formula_result() -> TprResult:
+    """Wards named like formulas, and a negative count (a number, which must stay one)."""
+    rows = [{"ward": w, "rdt_tested_u5": 4, "rdt_positive_u5": 1} for w in FORMULAS]
+    rows.append({"ward": "Plain", "lga": "-Dash LGA", "rdt_tested_u5": 2, "rdt_positive_u5": 1})
+    res = compute_tpr(tidy(rows), "Adamawa", "Primary", "u5")
+    wards = res.wards.copy()
+    wards.loc[wards["Ward"] == "Plain", "Tested"] = -1
+    return replace(res, wards=wards)
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised() -> None:
+    body = ward_table_csv(formula_result()).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(body, newline="")))
+    header, data = rows[0], rows[1:]
+    ward, lga, tested = header.index("Ward"), header.index("LGA"), header.index("Tested")
+    wards = {r[ward] for r in data}
+    assert wards == {"'" + w for w in FORMULAS} | {"Plain"}
+    plain = next(r for r in data if r[ward] == "Plain")
+    assert plain[lga] == "'-Dash LGA"
+    assert plain[tested] == "-1"  # a negative number stays a number
+    for row in data:
+        for cell in row:
+            # nothing a spreadsheet would run: a leading '-' only on a number
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            if cell.startswith("-"):
+                float(cell)
+
+
+def test_xlsx_stores_names_as_text_and_numbers_as_numbers() -> None:
+    data = ward_table_xlsx(formula_result())
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        sheet_xml = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml  # no formula anywhere
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    ward, tested = header.index("Ward") + 1, header.index("Tested") + 1
+    names = {}
+    for r in range(2, sheet.max_row + 1):
+        cell = sheet.cell(r, ward)
+        assert cell.data_type == "s"
+        names[cell.value] = sheet.cell(r, tested)
+    # The names themselves, unchanged (XML reads a carriage return as a line feed).
+    assert set(names) == {w.replace("\r", "\n") for w in FORMULAS} | {"Plain"}
+    assert names["Plain"].value == -1 and names["Plain"].data_type == "n"

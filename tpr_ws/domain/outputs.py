@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
 from tpr_ws.domain import figures, schema
@@ -24,6 +26,8 @@ _COUNT_COLUMNS: Final = (
 )  # fmt: skip
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9-]+")
 _MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# A spreadsheet reads a CSV cell starting with one of these as a formula (OWASP: CSV injection).
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def output_filename(state: str, level: FacilityLevel | str, age: AgeGroup | str, ext: str) -> str:
@@ -43,13 +47,34 @@ def _display_table(result: TprResult) -> pd.DataFrame:
     return table
 
 
+def csv_text(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: a leading = + - @ tab or CR gets a single
+    quote in front (numbers are left alone: -1 stays a number)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def ward_table_csv(result: TprResult) -> bytes:
     """The ward table as UTF-8 CSV; TPR rounded once to 2 decimals, as the page rounds it; a
-    ward without data has an empty TPR."""
+    ward without data has an empty TPR; names that look like formulas are neutralised
+    (`csv_text`)."""
     table = _display_table(result)
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            table[column] = table[column].map(csv_text)
     for column in _RATE_COLUMNS:
         table[column] = [figures.fixed(v, RATE_DECIMALS) for v in table[column].tolist()]
-    return table.to_csv(index=False).encode("utf-8")
+    # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, not cut in two.
+    return table.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def as_text(cells: Iterable[Cell]) -> None:
+    """Store string cells as strings: openpyxl writes a string starting with '=' as a live
+    formula (a ward named `=HYPERLINK(...)` would run in the analyst's spreadsheet)."""
+    for cell in cells:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def ward_table_xlsx(result: TprResult) -> bytes:
@@ -68,6 +93,7 @@ def ward_table_xlsx(result: TprResult) -> bytes:
         sheet.append([_cell(v) for v in row])
         for column in rate_columns:
             sheet.cell(sheet.max_row, column).number_format = "0.00"
+        as_text(sheet[sheet.max_row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
