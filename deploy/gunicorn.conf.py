@@ -20,6 +20,12 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 proc_name = "tpr-ws"
+# gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), shared by
+# every instance, each taking it over from the last: off unless TPR_WS_CONTROL_SOCKET names
+# this instance's own (owner-only, 0600).
+control_socket_disable = _settings.control_socket is None
+control_socket = str(_settings.control_socket or "gunicorn.ctl")
+control_socket_mode = 0o600
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 
-from tpr_ws.config import Settings
+from tpr_ws.config import Settings, redact_url
 from tpr_ws.conversation import Conversation
 from tpr_ws.datasets import DatasetStore
 from tpr_ws.fanout import Fanout
@@ -20,6 +20,7 @@ from tpr_ws.pool import ParsePool
 from tpr_ws.registry.client import connect as connect_storage
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Registry
+from tpr_ws.transport.headers import add_security_headers
 from tpr_ws.transport.http import access_log_middleware, add_routes, error_middleware
 from tpr_ws.transport.keys import (
     CONVERSATION,
@@ -62,7 +63,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         message_ids_kept=settings.message_ids_kept,
     )
     await storage.initialize()
-    log.info("storage: %s at %s", "Redis Cluster" if cluster else "Redis", settings.redis_url)
+    kind = "Redis Cluster" if cluster else "Redis"
+    log.info("storage: %s at %s", kind, redact_url(settings.redis_url))
     app[REDIS] = plain
     app[STORAGE] = storage
     app[REGISTRY] = Registry(
@@ -118,12 +120,20 @@ def build_app(settings: Settings) -> web.Application:
     app[SOCKETS] = weakref.WeakSet()
     app.cleanup_ctx.extend([_redis_ctx, _pool_ctx, _fanout_ctx])
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(add_security_headers)
     add_routes(app)
     add_tus_routes(app)
+    if not settings.accepted_origins and "*" not in settings.allowed_origins:
+        log.warning(
+            "no public origin (listening on %s): browsers are refused; set "
+            "TPR_WS_PUBLIC_ORIGINS to the URL users open",
+            settings.host,
+        )
     return app
 
 
 async def create_app() -> web.Application:
     """Zero-argument factory for `gunicorn tpr_ws.app:create_app`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
-    return build_app(Settings.from_env())
+    # Several workers: each must have the same secret, never a random one of its own.
+    return build_app(Settings.from_env(require_secret=True))

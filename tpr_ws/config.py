@@ -6,12 +6,45 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tpr_ws.errors import ConfigError
 
 _PREFIX = "TPR_WS_"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_WILDCARD = ("", "0.0.0.0", "::")
+
+
+def normalize_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` in lower case without a default port, or None if ``origin``
+    is not an http(s) origin (e.g. ``null``, a path, a user name)."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if parts.scheme not in _DEFAULT_PORTS or not host or parts.username or parts.password:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        netloc += f":{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs: its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -57,17 +90,37 @@ class Settings:
     redis_timeout_ms: int = 3_000
     redis_connect_timeout_ms: int = 2_000
     redis_max_connections: int = 50
+    public_origins: tuple[str, ...] = ()
+    control_socket: Path | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read `REDIS_URL` and `TPR_WS_*` variables; unset ones keep their defaults."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_secret: bool = False
+    ) -> Settings:
+        """Read `REDIS_URL` and `TPR_WS_*` variables; unset ones keep their defaults.
+
+        An unset `TPR_WS_SECRET` gives this process a random secret of its own, which only a
+        single process can use: ``require_secret`` (several workers) refuses that. A set but
+        empty one is always refused."""
         env = os.environ if env is None else env
         base = cls()
         secret_raw = env.get(_PREFIX + "SECRET")
+        if secret_raw is not None and not secret_raw.strip():
+            raise ConfigError(
+                "TPR_WS_SECRET is empty: set it to a long random value shared by every worker "
+                "(or unset it: `tpr-ws serve` then keeps one in <data dir>/secret)"
+            )
+        if secret_raw is None and require_secret:
+            raise ConfigError(
+                "TPR_WS_SECRET is not set: every worker must share one secret (session tokens "
+                "are signed with it); set it, or start with `tpr-ws serve`"
+            )
         origins = env.get(_PREFIX + "ALLOWED_ORIGINS", "")
+        public = env.get(_PREFIX + "PUBLIC_ORIGINS", "")
+        control_socket = env.get(_PREFIX + "CONTROL_SOCKET", "").strip()
         values: dict[str, Any] = {
             "redis_url": env.get("REDIS_URL") or None,
-            "secret": secret_raw.encode() if secret_raw else base.secret,
+            "secret": secret_raw.encode() if secret_raw is not None else base.secret,
             "lease_ttl_ms": _int(env, _PREFIX + "LEASE_TTL_MS", base.lease_ttl_ms),
             "host": env.get(_PREFIX + "HOST", base.host),
             "port": _int(env, _PREFIX + "PORT", base.port),
@@ -111,6 +164,8 @@ class Settings:
             "redis_max_connections": _int(
                 env, _PREFIX + "REDIS_MAX_CONNECTIONS", base.redis_max_connections
             ),
+            "public_origins": tuple(o.strip() for o in public.split(",") if o.strip()),
+            "control_socket": Path(control_socket) if control_socket else None,
         }
         settings = cls(**values)
         settings.validate()
@@ -132,10 +187,30 @@ class Settings:
             problems.append("TPR_WS_LOG_MAX_BYTES must be at least 16384")
         if self.message_ids_kept < 10:
             problems.append("TPR_WS_MESSAGE_IDS_KEPT must be at least 10")
+        bad = [o for o in self.public_origins if normalize_origin(o) is None]
+        if bad:
+            problems.append(
+                f"TPR_WS_PUBLIC_ORIGINS must list http(s)://host[:port] origins, got {bad}"
+            )
         if len(self.secret) < 16:
             problems.append("TPR_WS_SECRET must be at least 16 characters")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    @cached_property
+    def accepted_origins(self) -> frozenset[str]:
+        """Origins a browser may call from: the public origins (by default where the server
+        listens: for a loopback address its loopback names too; none for a wildcard address)
+        and the allowlist, normalized (`normalize_origin`)."""
+        listed = self.public_origins or self._bound_origins()
+        found = (normalize_origin(o) for o in (*listed, *self.allowed_origins))
+        return frozenset(o for o in found if o is not None)
+
+    def _bound_origins(self) -> tuple[str, ...]:
+        if self.host in _WILDCARD:
+            return ()
+        hosts = _LOOPBACK if self.host in _LOOPBACK else (self.host,)
+        return tuple(f"http://{f'[{h}]' if ':' in h else h}:{self.port}" for h in hosts)
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the launcher use this)."""

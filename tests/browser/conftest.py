@@ -203,16 +203,19 @@ def screenshot() -> Callable[[Any, str], Path]:
     """Save a full-page screenshot to artifacts/screenshots/<name>.png (test artefacts)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    # Sticky header and composer would be painted mid-page in a full-page capture.
-    unstick = ".masthead, .composer-bar { position: static !important; }"
+    # Sticky header and composer would be painted mid-page in a full-page capture. Through the
+    # CSSOM: the page's Content-Security-Policy refuses an added <style> element.
+    unstick = """(on) => document.querySelectorAll('.masthead, .composer-bar').forEach(
+        (el) => on ? el.style.setProperty('position', 'static', 'important')
+                   : el.style.removeProperty('position'))"""
 
     def save(page: Any, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        handle = page.add_style_tag(content=unstick)
+        page.evaluate(unstick, True)
         try:
             page.screenshot(path=str(path), full_page=True, animations="disabled")
         finally:
-            handle.evaluate("el => el.remove()")
+            page.evaluate(unstick, False)
         return path
 
     return save

@@ -41,7 +41,7 @@ def test_markdown_structure(new_page: Any, stack: Any) -> None:
     assert "<strong>bold</strong>" in emphasis and "<em>italic</em>" in emphasis
     assert "<em>under</em>" in emphasis and "snake_case_name" in emphasis
     assert listed.count("<li>") == 5 and "<ul><li>nested</li></ul>" in listed and "<ol>" in listed
-    assert '<th scope="col" style="text-align:right">#</th>' in table
+    assert '<th scope="col" class="md-right">#</th>' in table and "style=" not in table
     assert "<td>A | B</td>" in table
     assert "<code>sample</code>" in code and "raw &lt;b&gt;code&lt;/b&gt;" in code
 

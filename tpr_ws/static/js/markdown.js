@@ -105,7 +105,8 @@ function renderTable(lines, i, parent, options) {
     rows.push(splitRow(lines[i]));
     i += 1;
   }
-  const cellAttrs = (k) => (aligns[k] ? { style: `text-align:${aligns[k]}` } : {});
+  // A class, not a style attribute: the Content-Security-Policy allows no inline style.
+  const cellAttrs = (k) => (aligns[k] ? { class: `md-${aligns[k]}` } : {});
   const table = h("table", { class: "md-table" },
     h("thead", {}, h("tr", {}, head.map((c, k) => h("th", { scope: "col", ...cellAttrs(k) }, inline(c, options))))),
     h("tbody", {}, rows.map((r) => h("tr", {}, head.map((_, k) => h("td", cellAttrs(k), inline(r[k] ?? "", options)))))),
