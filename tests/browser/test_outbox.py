@@ -13,8 +13,9 @@ from tests.browser.pages import assert_no_page_errors
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 # A fake socket (records frames; `up` says whether it can send), a manual clock, and the
-# outbox under test. `run(body)` evaluates `body` with `box`, `net`, `clock`, `log` in scope.
-HARNESS = """async (body) => {
+# outbox under test. `run(body)` evaluates `body` with `box`, `net`, `clock`, `log` in scope
+# (spliced into the source: the page's Content-Security-Policy refuses `new Function`).
+HARNESS = """async () => {
   const { Outbox, AUTO_RETRY } = await import('/static/js/outbox.js');
   const net = { up: true, accept: true, frames: [] };
   const clock = {
@@ -27,7 +28,7 @@ HARNESS = """async (body) => {
     },
   };
   const log = [];
-  let changes = 0;
+  let changeCount = 0;
   const box = new Outbox({
     send: (frame) => {
       if (!net.up || !net.accept) return false;
@@ -36,15 +37,14 @@ HARNESS = """async (body) => {
     },
     canSend: () => net.up,
     onStatus: (m, status, detail) => log.push([m.id, status, detail ? detail.code || null : null]),
-    onChange: () => { changes += 1; },
+    onChange: () => { changeCount += 1; },
     setTimer: (fn, ms) => clock.set(fn, ms),
     clearTimer: (t) => clock.clear(t),
     random: () => 0.5,
   });
   const ids = () => net.frames.map((f) => f.id);
-  const fn = new Function('box', 'net', 'clock', 'log', 'ids', 'AUTO_RETRY', 'changes',
-    `return (async () => { ${body} })();`);
-  return await fn(box, net, clock, log, ids, AUTO_RETRY, () => changes);
+  const changes = () => changeCount;
+  return await (async () => { __BODY__ })();
 }"""
 
 
@@ -54,7 +54,7 @@ def run(new_page: Any, stack: Any) -> Any:
     page.goto(stack.url + "/healthz")  # same origin as the module; the app itself is not loaded
 
     def evaluate(body: str) -> Any:
-        result = page.evaluate(HARNESS, body)
+        result = page.evaluate(HARNESS.replace("__BODY__", body))
         assert_no_page_errors(probe)  # (the favicon of /healthz is a 404: not an error)
         return result
 
