@@ -89,3 +89,18 @@ def conn_states(page: Any) -> list[str]:
 def assert_no_page_errors(probe: Any) -> None:
     """No script errors on the page (a refused connection to a killed worker is expected)."""
     assert not [e for e in probe.errors if "Failed to load resource" not in e], probe.errors
+
+
+def settle(page: Any, timeout: float = 10_000) -> None:
+    """Wait until a failing image load made now has fired its error event (and two frames have
+    been drawn): an injected `<img src=x onerror=...>` made earlier has had its chance too."""
+    page.evaluate(
+        """() => {
+          window.__settled = false;
+          const img = new Image();
+          img.onerror = img.onload = () => requestAnimationFrame(() =>
+            requestAnimationFrame(() => { window.__settled = true; }));
+          img.src = '/healthz?settle=' + Math.random();  // 200, not an image: an error event
+        }"""
+    )
+    page.wait_for_function("window.__settled === true", timeout=timeout)

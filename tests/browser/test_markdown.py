@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.pages import open_app
+from tests.browser.pages import open_app, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -92,6 +92,6 @@ def test_markdown_never_makes_markup_or_foreign_links(new_page: Any, stack: Any)
         hostile[8],
     )
     assert text8 == ["<img src=x onerror=alert(6)> &lt; <b> &lt;", 2], text8  # a p holding a code
-    page.wait_for_timeout(200)
+    settle(page)  # any injected handler has had its chance to fire
     assert probe.dialogs == [] and page.evaluate("typeof window.__pwned") == "undefined"
     json.dumps(out)  # all plain strings

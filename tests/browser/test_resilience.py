@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -26,6 +28,21 @@ from tests.browser.pages import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 STORE_KEY = "tpr_ws.session.v1"
+
+
+def open_sockets(worker: Any) -> float:
+    """The worker's open WebSockets, from its /metrics."""
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return float(re.search(r"^tpr_ws_sockets (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+
+def wait_until(predicate: Any, timeout: float = 30.0) -> None:
+    """Poll server-side state (not the page) until `predicate` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.05)
 
 
 def start_sample(page: Any) -> None:
@@ -181,6 +198,7 @@ def test_stalled_worker_is_detected_and_the_message_delivered_once(
     open_app(page, stack.url)
     start_sample(page)
     stalled = stack.worker_by_id(page.get_attribute("#conn", "data-worker"))
+    sockets_before = open_sockets(stalled)
     before = bubbles(page)
     record_conn_states(page)
     stalled.proc.send_signal(signal.SIGSTOP)
@@ -192,11 +210,16 @@ def test_stalled_worker_is_detected_and_the_message_delivered_once(
         assert stack.worker_by_id(page.get_attribute("#conn", "data-worker")) is not stalled
     finally:
         stalled.proc.send_signal(signal.SIGCONT)
-    # The resumed worker now reads the same message id: it must change nothing.
-    page.wait_for_timeout(1500)
+    # The resumed worker now reads the same message id from the abandoned socket: once it is
+    # done with that socket, a new message (served after anything it did) shows it changed
+    # nothing.
+    wait_until(lambda: open_sockets(stalled) < sockets_before)
+    choose(page, re.compile("^.?Primary"))
+    wait_stage(page, "select_age_group")
+    expect_no_pending(page)
     after = bubbles(page)
     assert after[: len(before)] == before
-    assert [t for r, t in after if r == "user"] == ["Use the sample data", "Adamawa"]
+    assert [t for r, t in after if r == "user"] == ["Use the sample data", "Adamawa", "Primary"]
     assert_clean_log(page)
     assert_no_page_errors(probe)
 

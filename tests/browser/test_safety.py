@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import assert_clean_log, choose, expect_no_pending, open_app, wait_stage
+from tests.browser.pages import (
+    assert_clean_log,
+    choose,
+    expect_no_pending,
+    open_app,
+    settle,
+    wait_stage,
+)
 from tests.domain.factories import csv_bytes, facility_row, table
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -68,7 +75,7 @@ def test_hostile_ward_name_is_shown_as_text(new_page: Any, stack: Any, screensho
     hrefs = page.eval_on_selector_all("#log a", "els => els.map(a => a.getAttribute('href'))")
     assert all(h.startswith("/api/sessions/") for h in hrefs), hrefs
     screenshot(page, "09_hostile_names_as_text")
-    page.wait_for_timeout(300)  # give any injected handler the chance to fire
+    settle(page)  # any injected handler has had its chance to fire
     assert probe.dialogs == []
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert_clean_log(page)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import orjson
@@ -54,6 +53,43 @@ class CountingStorage(Storage):
         return await super().acquire(sid, message_id, token, ttl_ms, first=first)
 
 
+class RenewalWatch(CountingStorage):
+    """Records every lease renewal's answer, so a test can wait for renewals instead of
+    sleeping (the registry's renewer runs every third of the TTL)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.renewals: list[bool] = []
+        self._renewed = asyncio.Event()
+
+    async def renew(self, sid: str, token: str, epoch: int, ttl_ms: int) -> bool:
+        held = await super().renew(sid, token, epoch, ttl_ms)
+        self.renewals.append(held)
+        self._renewed.set()
+        return held
+
+    async def renewed(self, count: int) -> None:
+        """Return once `count` renewals have answered."""
+        while len(self.renewals) < count:
+            self._renewed.clear()
+            await self._renewed.wait()
+
+
+def commit_from_another_worker(kind: str, url: str, sid: str, mid: str, ttl_ms: int) -> None:
+    """Run one counter turn on a registry of its own (own client, own event loop): another
+    worker. It waits for the session's lease like any turn, then commits."""
+
+    async def main() -> None:
+        client = make_client(kind, url)
+        storage = Storage(client, prefix=PREFIX, log_max_events=LOG_MAX)
+        try:
+            await Registry(storage, lease_ttl_ms=ttl_ms).run(sid, mid, counter(mid))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
 # -- process entry points (each its own event loop and client) --------------------------------
 
 
@@ -95,14 +131,15 @@ def send_once(kind: str, url: str, sid: str, mid: str, ttl_ms: int, start: Any, 
 
 
 def hold_and_block(
-    kind: str, url: str, sid: str, mid: str, ttl_ms: int, block_s: float, in_turn: Any, out: Any
+    kind: str, url: str, sid: str, mid: str, ttl_ms: int, resume: Any, in_turn: Any, out: Any
 ) -> None:
-    """Run a turn that signals `in_turn`, then blocks its whole loop (a GC pause, a stall)."""
+    """Run a turn that signals `in_turn`, then blocks its whole loop (a GC pause, a stall)
+    until the test sets `resume`."""
 
     async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
         out.put(("epoch", lease.epoch))
         in_turn.set()
-        time.sleep(block_s)  # a stall on purpose: renewals cannot run either
+        resume.wait(120)  # a stall on purpose: renewals cannot run either
         return await count_turn(state, lease, mid)
 
     async def main() -> None:

@@ -105,10 +105,10 @@ async def test_holder_stopped_past_its_lease_is_fenced(
 ) -> None:
     registry = await make_registry(await client_factory(), TTL_MS)
     await registry.run("s", "m0", counter("m0"))
-    in_turn, out = SPAWN.Event(), SPAWN.Queue()
+    resume, in_turn, out = SPAWN.Event(), SPAWN.Event(), SPAWN.Queue()
     holder = SPAWN.Process(
         target=hold_and_block,
-        args=(backend.kind, backend.url, "s", "m1", TTL_MS, 2.0, in_turn, out),
+        args=(backend.kind, backend.url, "s", "m1", TTL_MS, resume, in_turn, out),
     )
     holder.start()
     try:
@@ -117,6 +117,7 @@ async def test_holder_stopped_past_its_lease_is_fenced(
         os.kill(holder.pid, signal.SIGSTOP)
         successor = await registry.run("s", "m2", counter("m2"))
         os.kill(holder.pid, signal.SIGCONT)
+        resume.set()  # the stall ends only now: the late commit must meet the fence
         await join(holder)
         messages = dict(drain(out))
     finally:
@@ -135,10 +136,10 @@ async def test_killed_holder_is_taken_over_after_its_lease_expires(
     storage = registry.storage
     assert isinstance(storage, CountingStorage)
     await registry.run("s", "m0", counter("m0"))
-    in_turn, out = SPAWN.Event(), SPAWN.Queue()
+    never, in_turn, out = SPAWN.Event(), SPAWN.Event(), SPAWN.Queue()
     victim = SPAWN.Process(
         target=hold_and_block,
-        args=(backend.kind, backend.url, "s", "m1", TTL_MS, 60.0, in_turn, out),
+        args=(backend.kind, backend.url, "s", "m1", TTL_MS, never, in_turn, out),
     )
     victim.start()
     try:
