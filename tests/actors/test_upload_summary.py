@@ -26,3 +26,13 @@ def test_split_columns_that_disagree_are_named_by_ward_and_month() -> None:
            "sum is counted" in line  # fmt: skip
     assert "(Demsa, Adamawa): 2024-" in line
     assert "counted twice" not in text and "first column" not in text
+
+
+def test_rows_read_is_explained_beside_the_rows_kept() -> None:
+    text = summary_of(frozenset({"duplicate_rows", "totals_row"}))
+    kept = int(text.split(" is loaded: ")[1].split(" ")[0].replace(",", ""))
+    line = next(x for x in text.splitlines() if x.startswith("- Rows read from the file"))
+    read = int(line.split(": ")[1].split(";")[0].replace(",", ""))
+    assert read > kept
+    assert f"the {kept:,} rows above are what is left after cleaning" in line
+    assert f"({read - kept:,} rows removed: see the lines below)" in line

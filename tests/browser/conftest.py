@@ -117,6 +117,7 @@ def stack(_stack: Stack) -> Stack:
     if not _stack.redis_url or not _stack.workers:
         pytest.fail("stack not started")
     _stack.proxy.resume()
+    _stack.proxy.throttle(0)
     _stack.start_workers()
     return _stack
 

@@ -3,6 +3,10 @@
 Each accepted connection goes to the next live backend (a backend that refuses is skipped), so
 consecutive connections of one page land on different workers, as behind a plain load balancer
 with no sticky sessions. It runs its own event loop in a thread so sync tests can drive it.
+
+It can also play a poor link: `throttle(bits_per_s)` limits what clients send (an uplink of
+~250 kbit/s, shared by every connection, as one laptop's), and `cut()` drops every open
+connection at once (a Wi-Fi drop: the page's socket and its HTTP requests alike).
 """
 
 from __future__ import annotations
@@ -10,9 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Sequence
 
 _CHUNK = 64 * 1024
+_THROTTLED_CHUNK = 2048
+
+
+class _Uplink:
+    """A shared rate limit on bytes sent upstream: each piece waits its turn on one clock."""
+
+    def __init__(self) -> None:
+        self.bytes_per_s = 0.0
+        self._free_at = 0.0
+        self.sent = 0  # bytes clients sent through the proxy
+
+    async def pass_(self, n: int) -> None:
+        self.sent += n
+        if self.bytes_per_s <= 0:
+            return
+        now = time.monotonic()
+        self._free_at = max(self._free_at, now) + n / self.bytes_per_s
+        await asyncio.sleep(self._free_at - now)
 
 
 class RoundRobinProxy:
@@ -27,6 +50,8 @@ class RoundRobinProxy:
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.routed: list[tuple[str, int]] = []  # the backend each connection went to
+        self.uplink = _Uplink()
+        self.cuts = 0
 
     # -- control (from the test's thread) ------------------------------------------------------
     def start(self) -> int:
@@ -62,6 +87,20 @@ class RoundRobinProxy:
 
     def resume(self) -> None:
         self._paused = False
+
+    def throttle(self, bits_per_s: float) -> None:
+        """Limit what clients send to `bits_per_s` in total (0: no limit)."""
+        self.uplink.bytes_per_s = bits_per_s / 8
+
+    def cut(self) -> None:
+        """Drop every open connection (both ends closed); new ones are accepted as before."""
+
+        def drop() -> None:
+            self.cuts += 1
+            for task in list(self._tasks):
+                task.cancel()
+
+        self._loop.call_soon_threadsafe(drop)
 
     def stop(self) -> None:
         if self._thread is None:
@@ -118,7 +157,7 @@ class RoundRobinProxy:
             return
         up_reader, up_writer = up
         pipes = [
-            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(reader, up_writer, self.uplink)),
             asyncio.create_task(self._pipe(up_reader, writer)),
         ]
         try:
@@ -137,8 +176,16 @@ class RoundRobinProxy:
                     await w.wait_closed()
 
     @staticmethod
-    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        src: asyncio.StreamReader, dst: asyncio.StreamWriter, uplink: _Uplink | None = None
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while data := await src.read(_CHUNK):
+            while True:
+                size = _THROTTLED_CHUNK if uplink is not None and uplink.bytes_per_s else _CHUNK
+                data = await src.read(size)
+                if not data:
+                    break
+                if uplink is not None:
+                    await uplink.pass_(len(data))
                 dst.write(data)
                 await dst.drain()

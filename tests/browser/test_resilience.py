@@ -132,7 +132,7 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     page, probe = new_page()
     open_app(page, stack.url)
     start_sample(page)
-    first_worker = page.get_attribute("#conn", "data-worker")
+    first_worker = page.get_attribute("body", "data-worker")
     assert first_worker
     record_conn_states(page)
     before = bubbles(page)
@@ -152,7 +152,7 @@ def test_killed_worker_page_reconnects_elsewhere_and_delivers_once(
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=30_000)
     wait_stage(page, "select_facility_level")
     expect_no_pending(page)
-    second_worker = page.get_attribute("#conn", "data-worker")
+    second_worker = page.get_attribute("body", "data-worker")
     assert second_worker and second_worker != first_worker
     assert "reconnecting" in conn_states(page)
     after = bubbles(page)
@@ -173,12 +173,12 @@ def test_worker_shutting_down_sends_the_page_elsewhere_at_once(new_page: Any, st
     page, probe = new_page()
     open_app(page, stack.url)
     start_sample(page)
-    leaving = stack.worker_by_id(page.get_attribute("#conn", "data-worker"))
+    leaving = stack.worker_by_id(page.get_attribute("body", "data-worker"))
     record_conn_states(page)
     leaving.kill(signal.SIGTERM)  # graceful: sockets are closed with 1001 (going away)
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
     page.wait_for_function("window.__connStates.includes('reconnecting')")
-    assert stack.worker_by_id(page.get_attribute("#conn", "data-worker")) is not leaving
+    assert stack.worker_by_id(page.get_attribute("body", "data-worker")) is not leaving
     choose(page, "Kano")
     wait_stage(page, "select_facility_level")
     expect_no_pending(page)
@@ -197,7 +197,7 @@ def test_stalled_worker_is_detected_and_the_message_delivered_once(
     )
     open_app(page, stack.url)
     start_sample(page)
-    stalled = stack.worker_by_id(page.get_attribute("#conn", "data-worker"))
+    stalled = stack.worker_by_id(page.get_attribute("body", "data-worker"))
     sockets_before = open_sockets(stalled)
     before = bubbles(page)
     record_conn_states(page)
@@ -207,7 +207,7 @@ def test_stalled_worker_is_detected_and_the_message_delivered_once(
         wait_stage(page, "select_facility_level")
         expect_no_pending(page)
         assert "reconnecting" in conn_states(page)
-        assert stack.worker_by_id(page.get_attribute("#conn", "data-worker")) is not stalled
+        assert stack.worker_by_id(page.get_attribute("body", "data-worker")) is not stalled
     finally:
         stalled.proc.send_signal(signal.SIGCONT)
     # The resumed worker now reads the same message id from the abandoned socket: once it is

@@ -122,7 +122,8 @@ def upload_summary(file_name: str, overview: Mapping[str, Any]) -> str:
         f"- Completeness: {pct(_get(overview, 'completeness', 'rdt'))} of rows have RDT tests, "
         f"{pct(_get(overview, 'completeness', 'microscopy'))} have microscopy tests",
     ]  # fmt: skip
-    lines += [f"- {q}" for q in quality_findings(overview.get("quality") or {})]
+    rows = overview.get("rows")
+    lines += [f"- {q}" for q in quality_findings(overview.get("quality") or {}, rows=rows)]
     return "\n".join(lines)
 
 
@@ -133,10 +134,10 @@ def _listed(names: list[str], most: int = 6) -> str:
 _REPORTED_ABOVE: Final = frozenset({"totals_row", "duplicate", "duplicates", "duplicates_removed"})
 
 
-def quality_findings(quality: Mapping[str, Any]) -> list[str]:
+def quality_findings(quality: Mapping[str, Any], *, rows: Any = None) -> list[str]:
     found = []
     if quality.get("rows_read") is not None:
-        found.append(f"Rows read: {num(quality.get('rows_read'))}")
+        found.append(_rows_read(quality.get("rows_read"), rows))
     labels = (
         ("duplicates_removed", "exact duplicate rows removed"),
         ("positives_gt_tested", "rows with positives greater than tested (excluded by the rule)"),
@@ -156,6 +157,20 @@ def quality_findings(quality: Mapping[str, Any]) -> list[str]:
     found += [split_finding(s) for s in quality.get("split_indicators") or []]
     found += [md(w) for w in quality.get("warnings") or []]
     return found or ["No data-quality problems found"]
+
+
+def _rows_read(read: Any, kept: Any) -> str:
+    """Rows read from the file beside the rows kept, so "4,817" and "4,800" do not puzzle."""
+    try:
+        removed = int(read) - int(kept)
+    except (TypeError, ValueError):
+        return f"Rows read from the file: {num(read)}"
+    if removed <= 0:
+        return f"Rows read from the file: {num(read)}, all kept"
+    return (
+        f"Rows read from the file: {num(read)}; the {num(kept)} rows above are what is left "
+        f"after cleaning ({count(removed, 'row')} removed: see the lines below)"
+    )
 
 
 def split_finding(split: Mapping[str, Any]) -> str:

@@ -4,7 +4,8 @@
 import { h, uuid } from "./js/dom.js";
 import { Connection } from "./js/connection.js";
 import { ChatView } from "./js/chat.js";
-import { createSession, uploadFile, downloadLinks } from "./js/api.js";
+import { createSession, downloadLinks } from "./js/api.js";
+import { loadRecord, clearRecord } from "./js/resumable.js";
 import { StageSteps } from "./js/steps.js";
 import { Outbox } from "./js/outbox.js";
 import { UploadPanel } from "./js/upload.js";
@@ -16,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 const dom = {
   log: $("log"), outbox: $("outbox"), conn: $("conn"), connText: $("conn-text"), retryNow: $("retry-now"),
   form: $("composer"), input: $("message"), restart: $("restart"), announcer: $("announcer"),
-  main: $("main"), fileInfo: $("file-info"), fileName: $("file-name"),
+  main: $("main"), fileInfo: $("file-info"), fileName: $("file-name"), confirmRestart: $("confirm-restart"),
 };
 
 // ---- persisted session -------------------------------------------------------------------
@@ -67,7 +68,7 @@ const chat = new ChatView({
 const upload = new UploadPanel({
   panel: $("upload-panel"), chooseButton: $("choose-file"), attachButton: $("attach"), sampleButton: $("use-sample"),
   fileInput: $("file-input"), overlay: $("drop-overlay"), cards: dom.outbox,
-  send: (file, key, onProgress) => uploadFile(app.session, file, key, onProgress),
+  session: () => app.session,
   onSample: () => { setFileName("Sample data"); say("sample", "Use the sample data"); },
   onAccepted: (file) => setFileName(file.name),
   onSessionGone: () => sessionGone(),
@@ -91,6 +92,16 @@ function scrollToEnd(force) {
   if (force || nearBottom()) {
     requestAnimationFrame(() => window.scrollTo({ top: document.documentElement.scrollHeight }));
   }
+}
+
+/** New results: their headline (state TPR, counts) in view, under the sticky header. */
+function showHeadline(el) {
+  const head = el.querySelector(".results .headline") || el.querySelector(".results") || el;
+  requestAnimationFrame(() => {
+    const masthead = document.querySelector(".masthead");
+    const below = masthead ? masthead.getBoundingClientRect().bottom : 0;
+    window.scrollTo({ top: window.scrollY + head.getBoundingClientRect().top - below - 12 });
+  });
 }
 
 function setStage(stage) {
@@ -162,8 +173,9 @@ function onEvent(ev) {
     console.warn(`tpr: accepting seq ${seq} after ${app.lastSeq} (gap persisted)`);
   }
   const live = app.catchUpTo == null || seq > app.catchUpTo;
-  renderCommitted(ev, live);
+  const el = renderCommitted(ev, live);
   scrollToEnd(live && ev.role === "user");
+  if (live && ev.role === "bot" && ev.data && ev.data.results) showHeadline(el);
   persist();
   if (app.catchUpTo != null && app.lastSeq >= app.catchUpTo) caughtUp();
 }
@@ -183,10 +195,8 @@ function onResync(frame) {
 
 function onWelcome(frame) {
   app.welcomed = true;
-  const worker = String(frame.worker ?? "");
-  document.body.dataset.worker = worker;
-  dom.conn.dataset.worker = worker;
-  dom.conn.title = worker ? `Served by ${worker}` : "";
+  // Which worker answered is for tests and logs only, never shown.
+  document.body.dataset.worker = String(frame.worker ?? "");
   // Behind the server: its replay follows. Ahead of it (its log was reset): a resync follows.
   const serverLast = Number(frame.last_seq) || 0;
   app.catchUpTo = serverLast;
@@ -200,6 +210,12 @@ function caughtUp() {
   app.catchUpTo = null;
   document.body.dataset.synced = "true";
   flushOutbox();
+  if (!app.resumeChecked && app.session) {
+    // An upload interrupted by a reload: its file must be chosen again (the page lost it).
+    app.resumeChecked = true;
+    const record = loadRecord(app.session.session_id);
+    if (record) upload.resume(record);
+  }
 }
 
 // ---- outbox ------------------------------------------------------------------------------
@@ -313,19 +329,25 @@ async function newSession() {
   }
 }
 
-async function sessionGone() {
+/** Forget the session on this page and start a new one (after `notice`, if any). */
+async function freshSession(notice) {
   conn.stop();
   try { localStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
+  clearRecord(null);
   outbox.clear();
-  Object.assign(app, { session: null, lastSeq: 0, stage: null, seenReplies: new Set(), catchUpTo: null });
+  Object.assign(app, { session: null, lastSeq: 0, stage: null, seenReplies: new Set(), catchUpTo: null, resumeChecked: true });
   chat.reset();
   while (dom.outbox.firstChild) dom.outbox.firstChild.remove();
   setFileName(null);
-  chat.notice("Your previous session has ended (it expired or is no longer valid), so a new one has started. Please upload your data again.", "warning");
+  if (notice) chat.notice(notice, "warning");
   app.session = await newSession();
   document.body.dataset.sessionId = app.session.session_id;
   persist();
   conn.start();
+}
+
+function sessionGone() {
+  return freshSession("Your previous session has ended (it expired or is no longer valid), so a new one has started. Please upload your data again.");
 }
 
 // ---- controls ----------------------------------------------------------------------------
@@ -337,7 +359,15 @@ dom.form.addEventListener("submit", (e) => {
   say(text);
   dom.input.focus();
 });
-dom.restart.addEventListener("click", () => { setFileName(null); say("restart"); });
+// "Start over" asks first, then starts a new session: nothing is said in the user's name.
+dom.restart.addEventListener("click", () => {
+  dom.confirmRestart.returnValue = "";
+  if (typeof dom.confirmRestart.showModal === "function") dom.confirmRestart.showModal();
+  else if (window.confirm("Start over? The conversation and the loaded file are cleared on this page.")) freshSession(null);
+});
+dom.confirmRestart.addEventListener("close", () => {
+  if (dom.confirmRestart.returnValue === "confirm") freshSession(null);
+});
 dom.retryNow.addEventListener("click", () => conn.reconnectNow());
 document.querySelector(".skip-link").addEventListener("click", (e) => { e.preventDefault(); dom.input.focus(); });
 

@@ -1,4 +1,4 @@
-// HTTP calls: create a session, upload a file with progress, build download links.
+// HTTP calls: create a session, build download links (uploads: resumable.js).
 
 export class HttpError extends Error {
   constructor(status, code, message, problems) {
@@ -27,33 +27,6 @@ export async function createSession() {
   const body = await response.json();
   if (!body.session_id || !body.token) throw new HttpError(response.status, "bad_response", "The server did not return a session.");
   return { session_id: body.session_id, token: body.token };
-}
-
-/**
- * Upload `file` with XHR so the bytes sent can be shown. Resolves to the 202 body
- * ({upload_id}); rejects with HttpError. `onProgress(sent, total)`.
- */
-export function uploadFile(session, file, idempotencyKey, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/sessions/${encodeURIComponent(session.session_id)}/upload`);
-    xhr.setRequestHeader("Authorization", `Bearer ${session.token}`);
-    xhr.setRequestHeader("Idempotency-Key", idempotencyKey);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.responseType = "text";
-    xhr.upload.onprogress = (ev) => onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size);
-    xhr.onload = () => {
-      let body = null;
-      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body || {});
-      else reject(errorFromBody(xhr.status, body));
-    };
-    xhr.onerror = () => reject(new HttpError(0, "network", "The connection dropped while sending the file."));
-    xhr.ontimeout = () => reject(new HttpError(0, "timeout", "Sending the file took too long."));
-    const form = new FormData();
-    form.append("file", file, file.name);
-    xhr.send(form);
-  });
 }
 
 export function downloadLinks(session) {

@@ -36,7 +36,14 @@ export class ChatView {
   renderEvent(ev) {
     const data = ev.data || {};
     if (ev.role === "bot" && data.progress && typeof data.progress === "object") return this.renderProgress(ev, data.progress);
-    if (ev.role === "user") return this.append(this.userBubble(ev));
+    if (ev.role === "user") {
+      const el = this.append(this.userBubble(ev));
+      // An upload's progress card (its events come first) sits under its "Uploaded ..." line.
+      const id = String(ev.reply_to || "");
+      const item = id.startsWith("upload:") ? this.progress.get(id.slice("upload:".length)) : null;
+      if (item) el.after(item.el);
+      return el;
+    }
     return this.append(this.botBubble(ev));
   }
 

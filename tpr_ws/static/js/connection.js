@@ -8,6 +8,7 @@ const CONFIG = {
   welcomeTimeoutMs: 10000, // socket created -> welcome; a stalled worker accepts but never answers
   pingEveryMs: 10000, // the browser never pings by itself: a stalled worker would look connected
   deadAfterMs: 25000, // no frame at all for this long (pongs included): the socket is dead
+  probeMs: 3000, // back online or visible again: a socket silent this long after a ping is dead
   ...(globalThis.tprConfig || {}),
 };
 
@@ -33,11 +34,11 @@ export class Connection {
     this.ready = false;
     this.stopped = true;
     this.state = "connecting";
-    window.addEventListener("online", () => this.reconnectNow());
+    this.probeTimer = null;
+    window.addEventListener("online", () => this.wake());
     window.addEventListener("offline", () => this.goOffline());
     document.addEventListener("visibilitychange", () => {
-      // A laptop waking up: if the socket died while asleep, do not wait out the backoff.
-      if (document.visibilityState === "visible" && !this.ready && !this.stopped) this.reconnectNow();
+      if (document.visibilityState === "visible") this.wake();
     });
   }
 
@@ -142,6 +143,23 @@ export class Connection {
     clearTimeout(this.timer);
     this.drop(1000, "offline");
     this.setState("offline");
+  }
+
+  /**
+   * The network is back or the tab is visible again (a laptop waking up): never wait out the
+   * backoff. Without a socket, reconnect now; with one that may have died unnoticed while
+   * asleep, ping it and reconnect unless it answers within `probeMs`.
+   */
+  wake() {
+    if (this.stopped) return;
+    if (!this.ready || !this.ws) { this.reconnectNow(); return; }
+    const ws = this.ws;
+    const asked = Date.now();
+    clearTimeout(this.probeTimer);
+    try { ws.send(JSON.stringify({ type: "ping" })); } catch { this.fail(ws, 4003); return; }
+    this.probeTimer = setTimeout(() => {
+      if (this.ws === ws && this.lastFrameAt < asked) { this.drop(1000, "silent"); this.reconnectNow(); }
+    }, CONFIG.probeMs);
   }
 
   /** Reconnect at once (online again, a sequence gap, or the user asked). */

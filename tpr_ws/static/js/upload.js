@@ -1,24 +1,29 @@
-// Uploads: file picker, drag and drop, XHR progress, clear errors, "use the sample data".
+// Uploads: file picker, drag and drop, resumable sending with progress, clear errors, picking
+// the file again to resume after a reload, "use the sample data".
 
 import { h, clear, fmtBytes, uuid } from "./dom.js";
+import { ResumableUpload, clearRecord, sameFileProblem } from "./resumable.js";
 
 const ACCEPTED = /\.(xlsx|xls|csv)$/i;
 
 export class UploadPanel {
   /**
    * ctx: { panel, chooseButton, attachButton, sampleButton, fileInput, overlay, cards,
-   *        send(file, key, onProgress) -> Promise, onSample(), onAccepted(file), onSessionGone() }
+   *        session() -> {session_id, token}, onSample(), onAccepted(file), onSessionGone(),
+   *        onFailed(key, err), isCommitted(key) }
    */
   constructor(ctx) {
     this.ctx = ctx;
     this.card = null;
+    this.pending = null; // an interrupted upload waiting for its file to be chosen again
+    this.active = null;
     ctx.chooseButton.addEventListener("click", () => ctx.fileInput.click());
     ctx.attachButton.addEventListener("click", () => ctx.fileInput.click());
     ctx.sampleButton.addEventListener("click", () => ctx.onSample());
     ctx.fileInput.addEventListener("change", () => {
       const file = ctx.fileInput.files && ctx.fileInput.files[0];
       ctx.fileInput.value = "";
-      if (file) this.start(file);
+      if (file) this.picked(file);
     });
     this.bindDrop();
   }
@@ -40,7 +45,7 @@ export class UploadPanel {
       depth = 0;
       overlay.hidden = true;
       const file = e.dataTransfer.files && e.dataTransfer.files[0];
-      if (file) this.start(file);
+      if (file) this.picked(file);
     });
   }
 
@@ -50,39 +55,88 @@ export class UploadPanel {
     const fill = h("div", { class: "progress-fill" });
     const bar = h("div", { class: "progress-bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-label": `Sending ${file.name}` }, fill);
     const body = h("div", { class: "upload-body" });
+    const note = h("div", { class: "upload-note", role: "status" });
     // data-id matches the reply_to of the upload's user event, which replaces the card.
     const card = h("article", { class: "msg user upload-card", dataset: { state: "sending", id: `upload:${key}` } },
-      h("div", { class: "bubble" }, h("div", { class: "upload-name", text: file.name }), label, bar, body));
+      h("div", { class: "bubble" }, h("div", { class: "upload-name", text: file.name }), label, bar, note, body));
     this.ctx.cards.append(card);
     this.card = card;
-    return { card, label, bar, fill, body };
+    return { card, label, bar, fill, body, note };
   }
 
-  async start(file, key = uuid()) {
+  /** A file chosen or dropped: the one an interrupted upload waits for, or a new upload. */
+  picked(file) {
+    const record = this.pending;
+    if (!record) { this.start(file); return; }
+    const problem = sameFileProblem(record.record, file);
+    if (problem) {
+      record.note.textContent = `${problem} Choose "${record.record.name}" to continue, or cancel that upload.`;
+      return;
+    }
+    this.pending = null;
+    record.card.remove();
+    this.start(file, record.record.key, record.record);
+  }
+
+  /** After a reload: an upload was interrupted; ask for its file again (the page lost it). */
+  resume(record) {
+    if (this.ctx.isCommitted && this.ctx.isCommitted(record.key)) { clearRecord(record.key); return; }
+    if (this.pending) this.pending.card.remove();
+    const note = h("p", { class: "upload-note", role: "status" },
+      `Sending "${record.name}" was interrupted when the page closed. Choose the same file again to continue where it stopped.`);
+    const card = h("article", { class: "msg user upload-card resume", dataset: { state: "resume", id: `upload:${record.key}` } },
+      h("div", { class: "bubble" }, h("div", { class: "upload-name", text: record.name }), note,
+        h("div", { class: "upload-actions" },
+          h("button", { type: "button", class: "btn primary", onclick: () => this.ctx.fileInput.click() }, `Choose ${record.name}…`),
+          h("button", { type: "button", class: "link-btn", onclick: () => { clearRecord(record.key); this.pending = null; card.remove(); } }, "Cancel this upload"))));
+    this.ctx.cards.append(card);
+    this.pending = { record, card, note };
+  }
+
+  async start(file, key = uuid(), record = null) {
     const parts = this.newCard(file, key);
     if (!ACCEPTED.test(file.name)) {
       this.fail(parts, file, key, { code: "bad_type", message: `"${file.name}" is not an Excel or CSV file. Choose a .xlsx, .xls or .csv export from DHIS2.`, problems: [] }, false);
       return;
     }
-    parts.label.textContent = `Sending… 0 of ${fmtBytes(file.size)}`;
+    parts.label.textContent = `Preparing ${fmtBytes(file.size)}…`;
     parts.card.scrollIntoView({ block: "nearest" });
+    const upload = new ResumableUpload({
+      session: this.ctx.session(), file, key, record,
+      events: {
+        progress: (sent, total, phase) => this.showProgress(parts, file, upload, sent, total, phase),
+        state: (text) => { parts.note.textContent = text || ""; parts.card.dataset.waiting = text ? "true" : "false"; },
+      },
+    });
+    this.active = upload;
     try {
-      await this.ctx.send(file, key, (sent, total) => {
-        const fraction = total ? Math.min(1, sent / total) : 0;
-        parts.fill.style.width = `${(fraction * 100).toFixed(1)}%`;
-        parts.bar.setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
-        parts.label.textContent = fraction >= 1
-          ? `Sent ${fmtBytes(total)}; the server is reading it…`
-          : `Sending… ${fmtBytes(sent)} of ${fmtBytes(total)} (${Math.round(fraction * 100)}%)`;
-      });
-      // 202: the file is parsed and its turn committed; the log now tells the rest.
+      await upload.run();
+      // The server has the file and its turn is committed (or being committed): the log tells the rest.
+      if (!this.ctx.isCommitted || !this.ctx.isCommitted(key)) parts.label.textContent = "Sent; the server is reading it…";
       parts.card.remove();
       if (this.card === parts.card) this.card = null;
       this.ctx.onAccepted(file);
     } catch (err) {
       if (err.status === 401 || err.status === 404) { parts.card.remove(); this.ctx.onSessionGone(); return; }
       this.fail(parts, file, key, err, err.status === 0 || err.status >= 500);
+    } finally {
+      if (this.active === upload) this.active = null;
     }
+  }
+
+  showProgress(parts, file, upload, sent, total, phase) {
+    if (phase === "preparing") {
+      parts.label.textContent = /\.csv$/i.test(file.name) ? `Compressing ${fmtBytes(file.size)}…` : `Preparing ${fmtBytes(file.size)}…`;
+      return;
+    }
+    const fraction = total ? Math.min(1, sent / total) : 0;
+    parts.fill.style.width = `${(fraction * 100).toFixed(1)}%`;
+    parts.bar.setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
+    parts.card.dataset.sent = String(sent);
+    const packed = upload.encoding === "gzip" ? ` · compressed from ${fmtBytes(file.size)}` : "";
+    parts.label.textContent = fraction >= 1 || phase === "finishing"
+      ? `Sent ${fmtBytes(total)}${packed}; the server is reading it…`
+      : `Sending… ${fmtBytes(sent)} of ${fmtBytes(total)} (${Math.round(fraction * 100)}%)${packed}`;
   }
 
   fail(parts, file, key, err, canRetry) {
@@ -98,6 +152,7 @@ export class UploadPanel {
     parts.card.classList.add("failed");
     parts.bar.remove();
     parts.label.textContent = "";
+    parts.note.textContent = "";
     clear(parts.body);
     const serverSide = err.status === 0 || err.status >= 500;
     const title = serverSide ? "The upload did not finish. " : "This file could not be used. ";
@@ -110,6 +165,7 @@ export class UploadPanel {
     }
     const actions = h("div", { class: "upload-actions" });
     if (canRetry) actions.append(h("button", { type: "button", class: "btn", onclick: () => this.start(file, key) }, "Try again"));
+    else clearRecord(key);
     actions.append(h("button", { type: "button", class: "btn", onclick: () => this.ctx.fileInput.click() }, "Choose another file"));
     actions.append(h("button", { type: "button", class: "link-btn", onclick: () => { parts.card.remove(); if (this.card === parts.card) this.card = null; } }, "Dismiss"));
     parts.body.append(actions);
