@@ -106,4 +106,4 @@ def settle(page: Any, timeout: float = 10_000) -> None:
           img.src = '/healthz?settle=' + Math.random();  // 200, not an image: an error event
         }"""
     )
-    page.wait_for_function("window.__settled === true", timeout=timeout)
+    page.wait_for_function("() => window.__settled === true", timeout=timeout)  # no eval: CSP
