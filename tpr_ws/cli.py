@@ -5,51 +5,74 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tpr_ws.config import Settings
+from tpr_ws.config import Settings, redact_url
+from tpr_ws.errors import ConfigError
+from tpr_ws.private import private_dir, stored_secret
+
+if TYPE_CHECKING:
+    from tpr_ws.embedded import EmbeddedRedis
 
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 
 
-def _secret(data_dir: Path) -> str:
-    """A secret kept in the data directory, so session tokens survive a restart."""
-    path = data_dir / "secret"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    path.write_text(value)
-    path.chmod(0o600)
-    return value
+def _embedded_redis(data_dir: Path) -> EmbeddedRedis:
+    """The private server in ``<data dir>/redis``, with the password kept beside it."""
+    from tpr_ws.embedded import EmbeddedRedis
+
+    private_dir(data_dir)
+    password = stored_secret(data_dir / "redis-password")
+    return EmbeddedRedis(data_dir=data_dir / "redis", appendonly=True, password=password)
+
+
+def _gunicorn_env(settings: Settings, workers: int) -> dict[str, str]:
+    """The workers' environment: where to listen, the shared secret (kept in the data dir
+    only when none is given), and the public origin(s) this server is reached at."""
+    env = dict(os.environ)
+    env["TPR_WS_HOST"] = settings.host
+    env["TPR_WS_PORT"] = str(settings.port)
+    env["TPR_WS_WORKERS"] = str(workers)
+    if "TPR_WS_SECRET" not in env:
+        data_dir = private_dir(settings.data_dir.resolve())
+        env["TPR_WS_SECRET"] = stored_secret(data_dir / "secret")
+    if not settings.public_origins and settings.bound_origins():
+        env["TPR_WS_PUBLIC_ORIGINS"] = ",".join(settings.bound_origins())
+    return env
 
 
 def serve(args: argparse.Namespace) -> int:
     """Start the embedded Redis-protocol server (unless REDIS_URL is set) and gunicorn."""
-    from tpr_ws.embedded import EmbeddedRedis
-
     settings = Settings.from_env()
-    data_dir = settings.data_dir.resolve()
-    env = dict(os.environ)
-    env["TPR_WS_HOST"] = args.host or settings.host
-    env["TPR_WS_PORT"] = str(args.port or settings.port)
-    env["TPR_WS_WORKERS"] = str(args.workers or settings.workers)
-    env.setdefault("TPR_WS_SECRET", _secret(data_dir))
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    env = _gunicorn_env(settings, args.workers or settings.workers)
     metrics_dir = tempfile.mkdtemp(prefix="tpr-ws-metrics-")
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     embedded = None
-    if not settings.redis_url:
-        embedded = EmbeddedRedis(data_dir=data_dir / "redis", appendonly=True)
-        embedded.start()
-        env["REDIS_URL"] = embedded.url
-        print(f"tpr-ws: embedded Redis-protocol server at {embedded.url}, data in {data_dir}")
-    url = f"http://{env['TPR_WS_HOST']}:{env['TPR_WS_PORT']}/"
-    print(f"tpr-ws: {env['TPR_WS_WORKERS']} workers; open {url}", flush=True)
+    try:
+        if not settings.redis_url:
+            embedded = _embedded_redis(settings.data_dir.resolve())
+            embedded.start()
+            env["REDIS_URL"] = embedded.url
+            where = redact_url(embedded.url)
+            print(f"tpr-ws: embedded Redis-protocol server at {where}, data in {embedded.data_dir}")
+        url = f"http://{env['TPR_WS_HOST']}:{env['TPR_WS_PORT']}/"
+        print(f"tpr-ws: {env['TPR_WS_WORKERS']} workers; open {url}", flush=True)
+        return _run_gunicorn(env)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_gunicorn(env: dict[str, str]) -> int:
+    """Run gunicorn until it exits, passing it the signals this process gets."""
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "tpr_ws.app:create_app"]
     proc = subprocess.Popen(cmd, env=env)
 
@@ -58,11 +81,7 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    try:
-        return proc.wait()
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    return proc.wait()
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -72,14 +91,13 @@ def worker(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from tpr_ws.app import build_app
-    from tpr_ws.embedded import EmbeddedRedis
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
     settings = Settings.from_env()
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     embedded = None
     if not settings.redis_url:
-        embedded = EmbeddedRedis(data_dir=settings.data_dir.resolve() / "redis", appendonly=True)
+        embedded = _embedded_redis(settings.data_dir.resolve())
         embedded.start()
         settings = settings.with_(redis_url=embedded.url)
     try:
@@ -117,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--workers", type=int, default=None)
     sub.add_parser("sample", help="write a synthetic NMEP file (see `tpr-ws sample --help`)")
     args = parser.parse_args(argv)
-    return serve(args) if args.command == "serve" else worker(args)
+    try:
+        return serve(args) if args.command == "serve" else worker(args)
+    except ConfigError as exc:  # a configuration to fix: the message, not a traceback
+        print(f"tpr-ws: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

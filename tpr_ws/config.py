@@ -202,11 +202,12 @@ class Settings:
         """Origins a browser may call from: the public origins (by default where the server
         listens: for a loopback address its loopback names too; none for a wildcard address)
         and the allowlist, normalized (`normalize_origin`)."""
-        listed = self.public_origins or self._bound_origins()
+        listed = self.public_origins or self.bound_origins()
         found = (normalize_origin(o) for o in (*listed, *self.allowed_origins))
         return frozenset(o for o in found if o is not None)
 
-    def _bound_origins(self) -> tuple[str, ...]:
+    def bound_origins(self) -> tuple[str, ...]:
+        """The origins of the address the server listens on (none for a wildcard address)."""
         if self.host in _WILDCARD:
             return ()
         hosts = _LOOPBACK if self.host in _LOOPBACK else (self.host,)

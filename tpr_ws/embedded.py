@@ -15,6 +15,7 @@ from types import TracebackType
 import redis
 
 from tpr_ws.errors import ConfigError, StorageUnavailable
+from tpr_ws.private import private_dir, write_private
 
 _START_TIMEOUT_S = 15.0
 
@@ -59,7 +60,9 @@ class EmbeddedRedis:
     """One server process on loopback with its own data dir; stopped on exit.
 
     `stop()` then `start()` restarts it on the same port and data dir (with
-    `appendonly=True` every key survives the restart).
+    `appendonly=True` every key survives the restart). With a ``password`` the server refuses
+    clients without it (it is given in a 0600 config file, never on a command line that any
+    user can list); the data dir and everything the server writes are its owner's only.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class EmbeddedRedis:
         appendonly: bool = True,
         cluster_enabled: bool = False,
         binary: Path | None = None,
+        password: str | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
@@ -80,13 +84,15 @@ class EmbeddedRedis:
         self.appendonly = appendonly
         self.cluster_enabled = cluster_enabled
         self.binary = binary or find_server_binary()
+        self.password = password
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("server not started")
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -114,6 +120,10 @@ class EmbeddedRedis:
             options["cluster-config-file"] = str(self.data_dir / "nodes.conf")
             options["cluster-node-timeout"] = "5000"
         args = [str(self.binary)]
+        if self.password:
+            config = self.data_dir / "auth.conf"
+            write_private(config, f"requirepass {self.password}\n")
+            args.append(str(config))
         for name, value in options.items():
             args += [f"--{name}", value]
         return args
@@ -122,13 +132,16 @@ class EmbeddedRedis:
         """Start the server and wait until it answers PING."""
         if self.running:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         pick_port = self.port is None
         for _ in range(5):
             port = free_port() if pick_port else self.port
             assert port is not None
             self._proc = subprocess.Popen(
-                self._args(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                self._args(port),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                umask=0o077,  # its log and AOF files: the owner's only
             )
             if self._wait_ready(port):
                 self.port = port
@@ -143,7 +156,9 @@ class EmbeddedRedis:
 
     def _wait_ready(self, port: int) -> bool:
         deadline = time.monotonic() + _START_TIMEOUT_S
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+        client = redis.Redis(
+            host="127.0.0.1", port=port, password=self.password, socket_timeout=1
+        )
         try:
             while time.monotonic() < deadline:
                 if self._proc is None or self._proc.poll() is not None:
