@@ -156,9 +156,7 @@ class EmbeddedRedis:
 
     def _wait_ready(self, port: int) -> bool:
         deadline = time.monotonic() + _START_TIMEOUT_S
-        client = redis.Redis(
-            host="127.0.0.1", port=port, password=self.password, socket_timeout=1
-        )
+        client = redis.Redis(host="127.0.0.1", port=port, password=self.password, socket_timeout=1)
         try:
             while time.monotonic() < deadline:
                 if self._proc is None or self._proc.poll() is not None:
