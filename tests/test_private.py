@@ -37,6 +37,10 @@ def test_private_dir_is_made_0700_and_an_open_one_is_tightened(
     existing = tmp_path / "open"
     existing.mkdir(mode=0o755)
     assert _mode(private_dir(existing)) == 0o700
+    shared = tmp_path / "shared"  # like /tmp: sticky and open to all, left alone
+    shared.mkdir()
+    shared.chmod(0o1777)
+    assert shared.stat().st_mode & 0o7777 == private_dir(shared).stat().st_mode & 0o7777 == 0o1777
 
 
 def test_a_stored_secret_is_0600_kept_and_never_empty(tmp_path: Path, open_umask: None) -> None:

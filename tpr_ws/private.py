@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from tpr_ws.errors import ConfigError
 
 def private_dir(path: Path) -> Path:
     """``path`` as a directory only its owner can enter (0700); a new one is made so from the
-    start, an existing one is tightened if it is ours."""
+    start, an existing one is tightened if it is ours (never a shared sticky one like /tmp)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+    mode = path.stat()
+    if mode.st_uid == os.getuid() and mode.st_mode & 0o077 and not mode.st_mode & stat.S_ISVTX:
         path.chmod(0o700)
     return path
 
