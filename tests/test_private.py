@@ -65,11 +65,11 @@ def test_write_private_replaces_a_file_with_a_0600_one(tmp_path: Path, open_umas
 def test_gunicorn_control_socket_is_off_unless_this_instance_names_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conf = str(REPO / "deploy" / "gunicorn.conf.py")
+    conf = "tpr_ws.gunicorn_conf"  # what serve runs (deploy/gunicorn.conf.py imports it)
     monkeypatch.delenv("TPR_WS_CONTROL_SOCKET", raising=False)
-    assert runpy.run_path(conf)["control_socket_disable"] is True
+    assert runpy.run_module(conf)["control_socket_disable"] is True
     monkeypatch.setenv("TPR_WS_CONTROL_SOCKET", str(tmp_path / "gunicorn.ctl"))
-    settings = runpy.run_path(conf)
+    settings = runpy.run_module(conf)
     assert settings["control_socket_disable"] is False
     assert settings["control_socket"] == str(tmp_path / "gunicorn.ctl")
     assert settings["control_socket_mode"] == 0o600

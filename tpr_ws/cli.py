@@ -20,7 +20,7 @@ from tpr_ws.private import private_dir, stored_secret
 if TYPE_CHECKING:
     from tpr_ws.embedded import EmbeddedRedis
 
-GUNICORN_CONF = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+GUNICORN_CONF = "python:tpr_ws.gunicorn_conf"  # shipped in the package (works from a wheel)
 
 
 def _embedded_redis(data_dir: Path) -> EmbeddedRedis:
@@ -73,7 +73,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def _run_gunicorn(env: dict[str, str]) -> int:
     """Run gunicorn until it exits, passing it the signals this process gets."""
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "tpr_ws.app:create_app"]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, "tpr_ws.app:create_app"]
     proc = subprocess.Popen(cmd, env=env)
 
     def forward(signum: int, _frame: object) -> None:

@@ -1,0 +1,40 @@
+"""gunicorn configuration shipped in the package: what `tpr-ws serve` runs, and production too.
+
+    gunicorn -c python:tpr_ws.gunicorn_conf tpr_ws.app:create_app
+
+Settings come from the environment through tpr_ws.config (REDIS_URL, TPR_WS_*). gunicorn reads
+this module's names as its settings when it starts.
+"""
+
+from typing import Any
+
+from tpr_ws.config import Settings
+
+_settings = Settings.from_env()
+
+bind = [f"{_settings.host}:{_settings.port}"]
+workers = _settings.workers
+worker_class = "aiohttp.GunicornWebWorker"
+# A worker that stops answering its heartbeat is replaced; clients reconnect elsewhere.
+timeout = 60
+graceful_timeout = 10
+keepalive = 5
+max_requests = 0
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+proc_name = "tpr-ws"
+# gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), shared by
+# every instance, each taking it over from the last: off unless TPR_WS_CONTROL_SOCKET names
+# this instance's own (owner-only, 0600).
+control_socket_disable = _settings.control_socket is None
+control_socket = str(_settings.control_socket or "gunicorn.ctl")
+control_socket_mode = 0o600
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's Prometheus files so /metrics stops counting it."""
+    if _settings.metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, _settings.metrics_dir)  # type: ignore[no-untyped-call]
