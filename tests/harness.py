@@ -235,6 +235,17 @@ class ChatClient:
             return r.status, await r.json()
 
     async def download(self, base_url: str, name: str) -> tuple[int, bytes, str]:
-        url = f"{base_url}/api/sessions/{self.sid}/{name}?token={self.token}"
-        async with self.http.get(url) as r:
+        """The latest results as `name` (results.csv, report.html, ...), with the Bearer token."""
+        url = f"{base_url}/api/sessions/{self.sid}/{name}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self.http.get(url, headers=headers) as r:
             return r.status, await r.read(), r.headers.get("Content-Disposition", "")
+
+    async def links(self, base_url: str, key: str) -> dict[str, Any]:
+        """Signed download links of analysis `key` ({"expires_at", "links": {fmt: url}})."""
+        url = f"{base_url}/api/sessions/{self.sid}/results/{key}/links"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self.http.get(url, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            body: dict[str, Any] = await r.json()
+            return body

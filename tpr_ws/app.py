@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 
+from tpr_ws.analyses import AnalysisStore
 from tpr_ws.config import Settings, redact_url
 from tpr_ws.conversation import Conversation
 from tpr_ws.datasets import DatasetStore
+from tpr_ws.downloads import Downloads
 from tpr_ws.fanout import Fanout
 from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
@@ -23,7 +25,9 @@ from tpr_ws.registry.turns import Registry
 from tpr_ws.transport.headers import add_security_headers
 from tpr_ws.transport.http import access_log_middleware, add_routes, error_middleware
 from tpr_ws.transport.keys import (
+    ANALYSES,
     CONVERSATION,
+    DOWNLOADS,
     FANOUT,
     METRICS,
     PARSE_POOL,
@@ -82,11 +86,12 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = ParsePool(settings.parse_processes, settings.parse_memory_limit_bytes)
     app[PARSE_POOL] = pool
+    datasets = DatasetStore(app[STORAGE], ttl_s=settings.blob_ttl_s)
+    analyses = AnalysisStore(app[STORAGE], datasets, ttl_s=settings.blob_ttl_s)
+    app[ANALYSES] = analyses
+    app[DOWNLOADS] = Downloads(analyses)
     app[CONVERSATION] = Conversation(
-        app[REGISTRY],
-        DatasetStore(app[STORAGE], ttl_s=app[SETTINGS].blob_ttl_s),
-        pool,
-        max_upload_bytes=app[SETTINGS].max_upload_bytes,
+        app[REGISTRY], datasets, analyses, pool, max_upload_bytes=settings.max_upload_bytes
     )
     yield
     pool.shutdown()

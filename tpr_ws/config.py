@@ -92,6 +92,7 @@ class Settings:
     redis_max_connections: int = 50
     public_origins: tuple[str, ...] = ()
     control_socket: Path | None = None
+    download_link_ttl_s: int = 600
 
     @classmethod
     def from_env(
@@ -166,6 +167,9 @@ class Settings:
             ),
             "public_origins": tuple(o.strip() for o in public.split(",") if o.strip()),
             "control_socket": Path(control_socket) if control_socket else None,
+            "download_link_ttl_s": _int(
+                env, _PREFIX + "DOWNLOAD_LINK_TTL_S", base.download_link_ttl_s
+            ),
         }
         settings = cls(**values)
         settings.validate()
@@ -183,6 +187,8 @@ class Settings:
             problems.append("TPR_WS_REDIS_TIMEOUT_MS and _CONNECT_TIMEOUT_MS must be >= 100")
         if self.redis_max_connections < 2:
             problems.append("TPR_WS_REDIS_MAX_CONNECTIONS must be at least 2")
+        if self.download_link_ttl_s < 10:
+            problems.append("TPR_WS_DOWNLOAD_LINK_TTL_S must be at least 10")
         if self.log_max_bytes < 16 * 1024:
             problems.append("TPR_WS_LOG_MAX_BYTES must be at least 16384")
         if self.message_ids_kept < 10:

@@ -9,12 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
-
-import pandas as pd
 
 from tpr_ws.actors.driver import drive
 from tpr_ws.actors.events import (
@@ -31,41 +27,22 @@ from tpr_ws.actors.events import (
 )
 from tpr_ws.actors.state import dump_state, load_state
 from tpr_ws.actors.workflow import step
+from tpr_ws.analyses import AnalysisStore
 from tpr_ws.datasets import DatasetStore
 from tpr_ws.domain import outputs
 from tpr_ws.domain.blob import dataset_key
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import sample_upload
-from tpr_ws.domain.schema import AgeGroup, FacilityLevel
-from tpr_ws.domain.tpr import TprResult
-from tpr_ws.domain.ward_sums import compute_tpr_from_sums
-from tpr_ws.errors import NotFound, UploadRejected
+from tpr_ws.errors import UploadRejected
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
 
 START_MESSAGE_ID = "session-start"
-RESULT_CACHE_SIZE = 32
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe cell: NaN and NA become None, numpy scalars become Python numbers."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is pd.NA:
-        return None
-    return value
-
-
-def ward_rows(result: TprResult) -> list[dict[str, Any]]:
-    """The ward table as JSON-able rows for the chat UI."""
-    return [
-        {str(k): _clean(v) for k, v in row.items()}
-        for row in result.wards.to_dict(orient="records")
-    ]
+def result_url(sid: str, key: str) -> str:
+    """Where the page fetches a result object (its ward table and summary) over HTTP."""
+    return f"/api/sessions/{sid}/results/{key}"
 
 
 def log_event(
@@ -90,29 +67,18 @@ def log_event(
     }
 
 
-def reply_event(reply: Reply, reply_to: str) -> dict[str, Any]:
-    """A bot reply as a log event; its options as the protocol's button objects."""
+def reply_event(reply: Reply, reply_to: str, sid: str = "") -> dict[str, Any]:
+    """A bot reply as a log event; its options as the protocol's button objects. A results
+    reply names its result object (key and URL): the ward table never goes into the log."""
     options = [
         {"label": o.label, "value": o.value, "recommended": o.recommended, "detail": o.detail}
         for o in reply.options
     ]
-    return log_event(
-        "bot", str(reply.stage), reply.text, reply_to, options=options, data=dict(reply.data)
-    )
-
-
-@dataclass(frozen=True)
-class Download:
-    file_name: str
-    content_type: str
-    body: bytes
-
-
-_DOWNLOADS = {
-    "csv": ("text/csv; charset=utf-8", "csv"),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-    "report": ("text/markdown; charset=utf-8", "md"),
-}
+    data = dict(reply.data)
+    analysis = data.get("analysis")
+    if isinstance(analysis, dict) and sid:
+        data["analysis"] = {**analysis, "url": result_url(sid, str(analysis["key"]))}
+    return log_event("bot", str(reply.stage), reply.text, reply_to, options=options, data=data)
 
 
 class Conversation:
@@ -122,16 +88,17 @@ class Conversation:
         self,
         registry: Registry,
         datasets: DatasetStore,
+        analyses: AnalysisStore,
         parse_pool: ParsePool,
         *,
         max_upload_bytes: int,
     ) -> None:
         self._registry = registry
         self._datasets = datasets
+        self._analyses = analyses
         self._pool = parse_pool
         self._max_upload_bytes = max_upload_bytes
         self._sample: FileUploaded | None = None
-        self._results: OrderedDict[tuple[str, str, str, str], TprResult] = OrderedDict()
 
     async def start(self, sid: str) -> TurnResult:
         return await self._run(sid, START_MESSAGE_ID, SessionStarted(), user_text=None)
@@ -197,24 +164,6 @@ class Conversation:
         failed = UploadFailed(file_name=file_name, problems=problems)
         return await self._run(sid, message_id, failed, user_text=label)
 
-    async def download(self, state_bytes: bytes | None, kind: str) -> Download:
-        """The latest results of a session as CSV, XLSX or a Markdown report."""
-        state = load_state(state_bytes)
-        if state.dataset is None or state.results is None:
-            raise NotFound("There are no results yet: finish the workflow first.")
-        params = state.results
-        result = await self._compute(state.dataset.blob_key, params.state, params.level, params.age)
-        content_type, ext = _DOWNLOADS[kind]
-        name = outputs.output_filename(params.state, params.level, params.age, ext)
-        if kind == "csv":
-            body = await asyncio.to_thread(outputs.ward_table_csv, result)
-        elif kind == "xlsx":
-            body = await asyncio.to_thread(outputs.ward_table_xlsx, result)
-        else:
-            text = outputs.summary_report(result, file_name=state.dataset.file_name)
-            body = text.encode()
-        return Download(file_name=name, content_type=content_type, body=body)
-
     async def _process(self, data: bytes, file_name: str) -> ProcessedUpload:
         key = await asyncio.to_thread(dataset_key, data)
         meta = await self._datasets.meta(key)
@@ -236,23 +185,6 @@ class Conversation:
         )
         return processed
 
-    async def _compute(self, blob_key: str, state: str, level: str, age: str) -> TprResult:
-        """TPR for one choice; a result is a pure function of its inputs, so the worker keeps
-        the last few (a download right after the results is then free)."""
-        key = (blob_key, state, level, age)
-        cached = self._results.get(key)
-        if cached is not None:
-            self._results.move_to_end(key)
-            return cached
-        sums = await self._datasets.sums(blob_key)
-        result = await asyncio.to_thread(
-            compute_tpr_from_sums, sums, state, FacilityLevel(level), AgeGroup(age)
-        )
-        self._results[key] = result
-        while len(self._results) > RESULT_CACHE_SIZE:
-            self._results.popitem(last=False)
-        return result
-
     async def _run(
         self, sid: str, message_id: str, event: Event, *, user_text: str | None
     ) -> TurnResult:
@@ -261,22 +193,13 @@ class Conversation:
             log: list[dict[str, Any]] = []
             if user_text is not None:
                 log.append(log_event("user", str(state.stage), user_text, message_id))
-            wards: list[dict[str, Any]] | None = None
 
             async def perform(effect: Effect) -> Event | None:
-                nonlocal wards
                 if isinstance(effect, Reply):
-                    bot = reply_event(effect, message_id)
-                    if wards is not None and "results" in bot["data"]:
-                        bot["data"]["wards"] = wards
-                    log.append(bot)
+                    log.append(reply_event(effect, message_id, sid))
                     return None
                 if isinstance(effect, ComputeResults):
-                    result = await self._compute(
-                        effect.blob_key, effect.state, effect.level, effect.age
-                    )
-                    wards = ward_rows(result)
-                    return ResultsComputed(effect.state, effect.level, effect.age, result.summary)
+                    return await self._results_computed(effect)
                 assert isinstance(effect, LoadSample)
                 return await self._sample_uploaded()
 
@@ -284,6 +207,22 @@ class Conversation:
             return TurnOutput(state=dump_state(driven.state), events=log)
 
         return await self._registry.run(sid, message_id, turn)
+
+    async def _results_computed(self, effect: ComputeResults) -> ResultsComputed:
+        """The analysis of the effect: stored (an analysis opened again by its key keeps its
+        bytes), or computed and stored once; the turn's events carry its key, not its table."""
+        stored = await self._analyses.get_or_compute(
+            effect.blob_key, effect.state, effect.level, effect.age, key=effect.key
+        )
+        return ResultsComputed(
+            state=effect.state,
+            level=effect.level,
+            age=effect.age,
+            summary=stored.result.summary,
+            key=stored.key,
+            dataset=stored.dataset_key,
+            at=time.time(),
+        )
 
     async def _sample_uploaded(self) -> FileUploaded:
         """The sample file as an upload. It is deterministic, so each worker generates and

@@ -56,9 +56,13 @@ class ErrorCode(StrEnum):
     BAD_ENCODING = "bad_encoding"
     # Who may do what, and how much.
     UNAUTHORIZED = "unauthorized"
+    TOKEN_IN_URL = "token_in_url"
+    BAD_LINK = "bad_link"
+    LINK_EXPIRED = "link_expired"
     FORBIDDEN_ORIGIN = "forbidden_origin"
     UNKNOWN_SESSION = "unknown_session"
     NOT_FOUND = "not_found"
+    UNKNOWN_RESULT = "unknown_result"
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
     # Uploads the server will not use (the body's `problems` lists every reason).

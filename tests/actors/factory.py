@@ -17,7 +17,10 @@ from tpr_ws.actors.events import (
 )
 from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState
 from tpr_ws.actors.workflow import step
+from tpr_ws.domain.analysis import result_key
 from tpr_ws.domain.schema import AGE_LABELS, TPR_RULE, AgeGroup
+
+HOST_CLOCK = 1_717_236_120.0  # the host's clock in these tests: 2024-06-01 10:02 UTC
 
 AGE_SHARE = {"u5": 0.35, "o5": 0.55, "pw": 0.10}
 STATES = ["Adamawa", "Kaduna", "Kano"]
@@ -180,7 +183,9 @@ def host(
     def perform(effect: Effect) -> Event | None:
         if isinstance(effect, ComputeResults):
             summary = make_summary(effect.state, effect.level, effect.age)
-            return ResultsComputed(effect.state, effect.level, effect.age, summary)
+            key = effect.key or result_key(effect.blob_key, effect.state, effect.level, effect.age)
+            return ResultsComputed(effect.state, effect.level, effect.age, summary, key=key,
+                                   dataset=effect.blob_key, at=HOST_CLOCK)  # fmt: skip
         if isinstance(effect, LoadSample):
             return FileUploaded("blob:sample", "sample.xlsx", sample or make_overview())
         return None

@@ -11,7 +11,9 @@ import openpyxl
 from tests.domain.tidy_rows import tidy
 from tpr_ws.actors.messages import results_text
 from tpr_ws.domain.figures import fixed, percent
-from tpr_ws.domain.outputs import summary_report, ward_table_csv, ward_table_xlsx
+from tpr_ws.domain.outputs import ward_table_csv, ward_table_xlsx
+from tpr_ws.domain.report import Audit, report_facts, report_markdown
+from tpr_ws.domain.report_html import report_html
 from tpr_ws.domain.tpr import TprResult, compute_tpr
 
 
@@ -37,13 +39,16 @@ def test_the_summary_keeps_unrounded_figures() -> None:
 def test_chat_and_report_show_the_same_once_rounded_figures() -> None:
     res = result()
     chat = results_text(res.summary, "Adamawa", "Primary", "u5")
-    report = summary_report(res)
+    facts = report_facts(res, Audit("f.xlsx", "0" * 64, 3, 1, "0", 0.0))
+    report, page = report_markdown(facts), report_html(facts)
     assert "median 13.5%" in chat and "min 12.3%" in chat
     assert "| Karewa | Yola North | 13.5% | 1,048 |" in chat
-    assert "median 13.5, min 12.3, max 60.0" in report
-    assert "| Yola North | Karewa | 13.5 | 1,048 | 141 |" in report
-    assert "| Yola North | Bako | 12.3 | 400 | 49 |" in report
-    assert f"**{percent(100 * 250 / 1548)}**" in report and "**16.1%**" in report
+    assert "- Median ward TPR: 13.5%" in report and "- Lowest ward TPR: 12.3%" in report
+    assert "- Highest ward TPR: 60.0%" in report
+    assert "| Yola North | Karewa | 13.5% | 1,048 | 141 |" in report
+    assert "| Yola North | Bako | 12.3% | 400 | 49 |" in report
+    assert f"**State TPR: {percent(100 * 250 / 1548)}**" in report and "16.1%" in report
+    assert ">13.5%<" in page and ">12.3%<" in page
 
 
 def test_files_keep_two_decimals_rounded_once_or_the_unrounded_value() -> None:

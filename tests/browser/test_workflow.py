@@ -64,9 +64,13 @@ def test_sample_workflow_by_clicks_ends_with_the_right_csv(
         zip(table["LGA"], table["Ward"], strict=True)
     )
     with page.expect_download() as info:
-        card.locator('a[data-download="report"]').click()
+        card.locator('a[data-download="html"]').click()
     report = download_bytes(info.value).decode()
-    assert info.value.suggested_filename.endswith(".md") and "Adamawa" in report
+    assert info.value.suggested_filename == "Adamawa_TPR_Primary_u5.html" and "<svg" in report
+    with page.expect_download() as info:
+        card.locator('a[data-download="md"]').click()
+    assert info.value.suggested_filename == "Adamawa_TPR_Primary_u5.md"
+    assert "# Malaria test positivity rate: Adamawa" in download_bytes(info.value).decode()
     assert_clean_log(page)
     assert not probe.errors, probe.errors
     assert not probe.dialogs

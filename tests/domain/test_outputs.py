@@ -1,4 +1,4 @@
-"""Downloads: ward table CSV/XLSX, file names, and a Markdown report that escapes names."""
+"""Downloads: ward table CSV/XLSX and file names."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from tpr_ws.domain import schema
 from tpr_ws.domain.outputs import (
     md_escape,
     output_filename,
-    summary_report,
     ward_table_csv,
     ward_table_xlsx,
 )
@@ -76,17 +75,6 @@ def test_xlsx_reopens_with_the_same_values() -> None:
             assert math.isclose(got[3], want["TPR"], rel_tol=1e-14)  # unrounded
         assert isinstance(got[4], int) and got[4] == want["Tested"]
     assert all(row[3].number_format == "0.00" for row in sheet.iter_rows(min_row=2))
-
-
-def test_report_escapes_hostile_names_and_states_the_rule() -> None:
-    report = summary_report(result(), file_name="up|load<script>.xlsx")
-    assert "<img" not in report and "<script>" not in report
-    assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in report
-    assert "A \\| B" in report
-    table_rows = [line for line in report.splitlines() if line.startswith("| ")]
-    assert all(line.count(" | ") == table_rows[0].count(" | ") for line in table_rows)
-    assert "pooled" in report and "RDT on a tie" in report
-    assert "Wards: 4 (3 with data, 1 without)" in report
 
 
 def test_md_escape_flattens_newlines() -> None:

@@ -50,12 +50,17 @@ class UploadFailed:
 
 @dataclass(frozen=True)
 class ResultsComputed:
-    """The answer to `ComputeResults`: compute_tpr's summary for these choices."""
+    """The answer to `ComputeResults`: compute_tpr's summary for these choices; `key` addresses
+    the stored result object, `dataset` is the blob key it was computed from, `at` the host's
+    clock (seconds since the epoch)."""
 
     state: str
     level: str
     age: str
     summary: dict[str, Any]
+    key: str = ""
+    dataset: str = ""
+    at: float = 0.0
 
 
 Event = (
@@ -78,12 +83,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class ComputeResults:
-    """Compute TPR for these choices on the dataset `blob_key`; answer with ResultsComputed."""
+    """Compute TPR for these choices on the dataset `blob_key`; answer with ResultsComputed.
+    With a `key`, the stored result object of that key if it is still kept (an analysis
+    opened again: not recomputed)."""
 
     blob_key: str
     state: str
     level: str
     age: str
+    key: str = ""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Command(StrEnum):
     STATUS = "status"
     HELP = "help"
     UPLOAD = "upload"
+    ANALYSES = "analyses"
 
 
 COMMAND_PHRASES: Final[Mapping[Command, tuple[str, ...]]] = {
@@ -68,6 +69,16 @@ COMMAND_PHRASES: Final[Mapping[Command, tuple[str, ...]]] = {
         "different file",
         "upload a new file",
         "upload another file",
+    ),
+    Command.ANALYSES: (
+        "analyses",
+        "my analyses",
+        "earlier analyses",
+        "previous analyses",
+        "list analyses",
+        "history",
+        "earlier results",
+        "previous results",
     ),
 }
 

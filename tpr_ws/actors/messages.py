@@ -292,7 +292,7 @@ HELP_BY_STAGE: Final = {
 }
 COMMANDS_HELP: Final = (
     "At any step: `back` (previous step), `restart` (start over, keep nothing), "
-    "`status` (where you are and what you chose), `help`."
+    "`status` (where you are and what you chose), `analyses` (your earlier results), `help`."
 )
 
 
@@ -301,12 +301,14 @@ COMMANDS_HELP: Final = (
 DOWNLOADS: Final = (
     {"kind": "csv", "label": "Ward table (CSV)"},
     {"kind": "xlsx", "label": "Ward table (Excel)"},
-    {"kind": "report", "label": "Summary report (Markdown)"},
+    {"kind": "html", "label": "Report (HTML)"},
+    {"kind": "md", "label": "Report (Markdown)"},
 )
 TOP_WARDS: Final = 10
 
 
-def results_actions(overview: Mapping[str, Any]) -> list[Option]:
+def results_actions(overview: Mapping[str, Any], analyses: int = 0) -> list[Option]:
+    """The buttons under results; "Earlier analyses" once there is more than one."""
     options = [
         Option("Change facility level", "change level"),
         Option("Change age group", "change age"),
@@ -315,6 +317,8 @@ def results_actions(overview: Mapping[str, Any]) -> list[Option]:
     ]
     if len(overview.get("states") or []) > 1:
         options.insert(0, Option("Change state", "change state"))
+    if analyses > 1:
+        options.insert(-2, Option("Earlier analyses", "analyses", detail=f"{analyses} so far"))
     return options
 
 

@@ -3,7 +3,8 @@
 The checkpoint is JSON with a schema version `"v"`. An older version is migrated on load, one
 step at a time through `MIGRATIONS`; a newer one (written by a newer release during a rolling
 deploy) is refused with `StateVersionError`. The dataset is held by its blob key only, plus the
-small overview dict the conversation quotes from.
+small overview dict the conversation quotes from; each analysis by its result key only (its
+table and summary live in the result object).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import orjson
 
 from tpr_ws.errors import ServerError, StateVersionError
 
-VERSION: Final = 1
+VERSION: Final = 2
+MAX_ANALYSES: Final = 40  # the oldest analysis leaves the list past this
 
 
 class Stage(StrEnum):
@@ -62,23 +64,54 @@ class Choices:
 
 @dataclass(frozen=True)
 class Results:
-    """The last results shown: their parameters and compute_tpr's summary."""
+    """The last results shown: their parameters, compute_tpr's summary and the result key."""
 
     state: str
     level: str
     age: str
     summary: dict[str, Any]
+    key: str = ""
 
     @property
     def choices(self) -> Choices:
         return Choices(self.state, self.level, self.age)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "level": self.level, "age": self.age, "summary": self.summary}
+        return {"state": self.state, "level": self.level, "age": self.age,
+                "summary": self.summary, "key": self.key}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Results:
-        return cls(str(d["state"]), str(d["level"]), str(d["age"]), dict(d.get("summary") or {}))
+        return cls(str(d["state"]), str(d["level"]), str(d["age"]),
+                   dict(d.get("summary") or {}), str(d.get("key") or ""))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis of the session: its result key, what it was computed from, and when it
+    was first shown (seconds since the epoch, from the host)."""
+
+    key: str
+    dataset: str
+    file_name: str
+    state: str
+    level: str
+    age: str
+    at: float
+
+    @property
+    def choices(self) -> Choices:
+        return Choices(self.state, self.level, self.age)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "dataset": self.dataset, "file_name": self.file_name,
+                "state": self.state, "level": self.level, "age": self.age,
+                "at": self.at}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Analysis:
+        return cls(str(d["key"]), str(d["dataset"]), str(d["file_name"]), str(d["state"]),
+                   str(d["level"]), str(d["age"]), float(d["at"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,6 +127,7 @@ class WorkflowState:
     dataset: Dataset | None = None
     choices: Choices = field(default_factory=Choices)
     results: Results | None = None
+    analyses: tuple[Analysis, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +136,7 @@ class WorkflowState:
             "dataset": self.dataset.to_dict() if self.dataset else None,
             "choices": self.choices.to_dict(),
             "results": self.results.to_dict() if self.results else None,
+            "analyses": [a.to_dict() for a in self.analyses],
         }
 
     @classmethod
@@ -112,6 +147,7 @@ class WorkflowState:
             dataset=Dataset.from_dict(dataset) if dataset else None,
             choices=Choices.from_dict(d.get("choices") or {}),
             results=Results.from_dict(results) if results else None,
+            analyses=tuple(Analysis.from_dict(a) for a in d.get("analyses") or ()),
         )
 
 
@@ -123,8 +159,16 @@ def _v0_to_v1(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """v1 kept no list of analyses and no result key (its results are recomputed on demand)."""
+    return {**d, "analyses": []}
+
+
 # MIGRATIONS[n] turns a version-n dict into a version-(n + 1) dict.
-MIGRATIONS: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {0: _v0_to_v1}
+MIGRATIONS: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    0: _v0_to_v1,
+    1: _v1_to_v2,
+}
 
 
 def migrate(d: dict[str, Any]) -> dict[str, Any]:

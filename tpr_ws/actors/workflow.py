@@ -30,9 +30,15 @@ Commands, understood at every stage (COMMANDS):
               back to those results; at awaiting_upload "nothing to go back to"
     restart   awaiting_upload with nothing kept
     status    same stage: step, file, choices, last results, then the question again
+    analyses  same stage: the session's analyses, one button each (`open:<key>`)
     help      same stage: what can be typed here, with examples, then the question again
     upload    ("upload a new file") awaiting_upload; the loaded file (and any results) stay
               until a new file arrives ("continue" or back returns to them)
+
+Every analysis shown is recorded (`history.record`: result key, file, choices, first time
+shown) and survives new files and restart. `open:<key>` or "open 2" shows one again: one of
+the loaded file becomes the current results (ComputeResults with its key: the host loads the
+stored object instead of recomputing); one of another file is shown at the current stage.
 
 A reply is read in this order: a button's exact value, a command, an option number, option
 names and synonyms (whole words), close misspellings of the options, close misspellings of
@@ -45,6 +51,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from tpr_ws.actors import history
 from tpr_ws.actors import messages as msg
 from tpr_ws.actors.events import (
     ComputeResults,
@@ -70,7 +77,15 @@ from tpr_ws.actors.matching import (
     stage_candidates,
 )
 from tpr_ws.actors.messages import Option
-from tpr_ws.actors.state import Choices, Dataset, Results, Stage, WorkflowState, initial_state
+from tpr_ws.actors.state import (
+    Analysis,
+    Choices,
+    Dataset,
+    Results,
+    Stage,
+    WorkflowState,
+    initial_state,
+)
 
 Outcome = tuple[WorkflowState, list[Effect]]
 
@@ -88,7 +103,7 @@ def _results_question(s: WorkflowState) -> tuple[str, list[Option]]:
         f"Showing results for {msg.params_line(c.state or '', c.level or '', c.age or '')}. "
         "Change one choice (e.g. `pregnant women`, `all levels`), upload a new file or start over."
     )
-    return text, msg.results_actions(_overview(s))
+    return text, msg.results_actions(_overview(s), analyses=len(s.analyses))
 
 
 QUESTIONS: Final[Mapping[Stage, Callable[[WorkflowState], tuple[str, list[Option]]]]] = {
@@ -130,9 +145,18 @@ def _show_results(s: WorkflowState, before: str = "") -> Outcome:
     if r is None:
         return _ask(s, before)
     text = msg.results_text(r.summary, r.state, r.level, r.age)
-    data = msg.results_data(r.summary, r.state, r.level, r.age)
+    data = _results_data(s, r)
     text = f"{before}\n\n{text}" if before else text
-    return s, [Reply(text, Stage.RESULTS, msg.results_actions(_overview(s)), data)]
+    actions = msg.results_actions(_overview(s), analyses=len(s.analyses))
+    return s, [Reply(text, Stage.RESULTS, actions, data)]
+
+
+def _results_data(s: WorkflowState, r: Results) -> dict[str, Any]:
+    data = msg.results_data(r.summary, r.state, r.level, r.age)
+    known = history.find(s.analyses, r.key)
+    if known is not None:
+        data["analysis"] = history.describe(known, s.analyses)
+    return data
 
 
 def _first_choice(
@@ -201,7 +225,7 @@ def _pick_change(s: WorkflowState, value: str) -> Outcome:
         return _ask(
             replace(s, stage=_CHANGE_TO[value]), "Pick the new value; I keep the other choices."
         )
-    if value in ("upload", "restart"):
+    if value in ("upload", "restart", "analyses"):
         return COMMANDS[Command(value)](s)
     kind, _, new = value.partition(":")
     c = s.choices
@@ -244,7 +268,29 @@ def _back(s: WorkflowState) -> Outcome:
 
 
 def _restart(s: WorkflowState) -> Outcome:
-    return _ask(initial_state(), "Starting over: nothing is kept.")
+    if not s.analyses:
+        return _ask(initial_state(), "Starting over: nothing is kept.")
+    # The analyses stay: their cards are still on the page, and their downloads must work.
+    return _ask(
+        replace(initial_state(), analyses=s.analyses),
+        "Starting over: the file and the choices are cleared. Your earlier analyses stay "
+        "available (type `analyses`).",
+    )
+
+
+def _analyses(s: WorkflowState) -> Outcome:
+    text, options = history.list_text(s.analyses, s.results.key if s.results else None)
+    if not options:
+        return _ask(s, text)
+    return s, [Reply(text, s.stage, options)]
+
+
+def _reopen(s: WorkflowState, a: Analysis | None) -> Outcome:
+    if a is None:
+        return _ask(s, "There is no such analysis; type `analyses` to see the list.")
+    if s.dataset is not None and a.dataset == s.dataset.blob_key:
+        s = replace(s, choices=a.choices)
+    return s, [ComputeResults(a.dataset, a.state, a.level, a.age, key=a.key)]
 
 
 def _status(s: WorkflowState) -> Outcome:
@@ -267,6 +313,7 @@ COMMANDS: Final[Mapping[Command, Callable[[WorkflowState], Outcome]]] = {
     Command.STATUS: _status,
     Command.HELP: _help,
     Command.UPLOAD: _upload_again,
+    Command.ANALYSES: _analyses,
 }
 
 _STEP_NAMES: Final = {
@@ -299,6 +346,9 @@ def _status_text(s: WorkflowState) -> str:
 
 
 def _on_message(s: WorkflowState, text: str) -> Outcome:
+    wanted = history.requested(s.analyses, text)
+    if wanted is not False:
+        return _reopen(s, wanted if isinstance(wanted, Analysis) else None)
     _, options = QUESTIONS[s.stage](s)
     candidates = stage_candidates(s.stage, options, _overview(s), s.choices.state or "")
     exact = [c.value for c in candidates if c.value == text.strip()]
@@ -332,10 +382,15 @@ def _on_file(s: WorkflowState, e: FileUploaded) -> Outcome:
     if not e.overview.get("states"):
         return _ask(s, f"**{msg.md(e.file_name)}** has no rows with a state I can use.")
     s = WorkflowState(
-        stage=Stage.AWAITING_UPLOAD, dataset=Dataset(e.blob_key, e.file_name, dict(e.overview))
+        stage=Stage.AWAITING_UPLOAD,
+        dataset=Dataset(e.blob_key, e.file_name, dict(e.overview)),
+        analyses=s.analyses,
     )
     summary = msg.upload_summary(e.file_name, e.overview)
-    return _first_choice(s, summary, {"overview": dict(e.overview), "file_name": e.file_name})
+    # The event carries the headline figures only: a national file's per-state breakdown is
+    # tens of KB, and events stay a few KB (the state keeps the whole overview).
+    headline = {k: v for k, v in e.overview.items() if k != "by_state"}
+    return _first_choice(s, summary, {"overview": headline, "file_name": e.file_name})
 
 
 def _on_failed(s: WorkflowState, e: UploadFailed) -> Outcome:
@@ -347,11 +402,31 @@ def _on_failed(s: WorkflowState, e: UploadFailed) -> Outcome:
 
 
 def _on_results(s: WorkflowState, e: ResultsComputed) -> Outcome:
-    if s.dataset is None or s.choices != Choices(e.state, e.level, e.age):
+    if s.dataset is None or e.dataset not in ("", s.dataset.blob_key):
+        return _show_other_file(s, e)
+    if s.choices != Choices(e.state, e.level, e.age):
         return s, []  # results for choices no longer current: nothing to show
-    return _show_results(
-        replace(s, stage=Stage.RESULTS, results=Results(e.state, e.level, e.age, dict(e.summary)))
-    )
+    if e.key:
+        seen = Analysis(e.key, s.dataset.blob_key, s.dataset.file_name, e.state, e.level, e.age,
+                        e.at)  # fmt: skip
+        s = replace(s, analyses=history.record(s.analyses, seen))
+    results = Results(e.state, e.level, e.age, dict(e.summary), e.key)
+    return _show_results(replace(s, stage=Stage.RESULTS, results=results))
+
+
+def _show_other_file(s: WorkflowState, e: ResultsComputed) -> Outcome:
+    """An analysis of a file that is not the loaded one, opened again: its results, then the
+    current question (the state does not change)."""
+    a = history.find(s.analyses, e.key)
+    if a is None:
+        return s, []
+    r = Results(e.state, e.level, e.age, dict(e.summary), e.key)
+    loaded = f"**{msg.md(s.dataset.file_name)}**" if s.dataset else "no file"
+    note = (f"This analysis is of **{msg.md(a.file_name)}**, an earlier file; you are working "
+            f"with {loaded}, so changing a choice uses that.")  # fmt: skip
+    _, (reply,) = _ask(s, f"{msg.results_text(r.summary, r.state, r.level, r.age)}\n\n{note}")
+    assert isinstance(reply, Reply)
+    return s, [replace(reply, data=_results_data(s, r))]
 
 
 def step(state: WorkflowState, event: Event) -> Outcome:

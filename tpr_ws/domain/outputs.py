@@ -1,11 +1,11 @@
-"""Downloads of one analysis: the ward table as CSV and XLSX, and a Markdown summary report."""
+"""Downloads of one analysis: the ward table as CSV and XLSX (the report is in `report`)."""
 
 from __future__ import annotations
 
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import numpy as np
@@ -77,9 +77,12 @@ def as_text(cells: Iterable[Cell]) -> None:
             cell.data_type = "s"
 
 
-def ward_table_xlsx(result: TprResult) -> bytes:
+def ward_table_xlsx(
+    result: TprResult, *, before_save: Callable[[Workbook], None] | None = None
+) -> bytes:
     """The ward table as an XLSX workbook: bold frozen header, numbers stored as numbers (TPR
-    unrounded, shown with 2 decimals)."""
+    unrounded, shown with 2 decimals). `before_save` may add sheets (the analysis workbook adds
+    its Summary)."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None  # a new Workbook always has one sheet
@@ -94,6 +97,8 @@ def ward_table_xlsx(result: TprResult) -> bytes:
         for column in rate_columns:
             sheet.cell(sheet.max_row, column).number_format = "0.00"
         as_text(sheet[sheet.max_row])
+    if before_save is not None:
+        before_save(workbook)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -112,65 +117,3 @@ def md_escape(value: object) -> str:
     text = " ".join(str(value).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def _fmt(value: float | None, suffix: str = "") -> str:
-    text = figures.fixed(value, 1)
-    return f"{text}{suffix}" if text else "no data"
-
-
-def summary_report(result: TprResult, *, file_name: str | None = None) -> str:
-    """A short Markdown report: parameters, rule, statistics, top wards, data-quality notes."""
-    s = result.summary
-    stats, quality = s["stats"], s["quality"]
-    lines = [
-        f"# Malaria test positivity rate: {md_escape(result.state)}",
-        "",
-        "## Parameters",
-        "",
-        f"- State: {md_escape(result.state)}",
-        f"- Facility level: {md_escape(s['level'])}",
-        f"- Age group: {md_escape(s['age_label'])}",
-    ]
-    if file_name:
-        lines.append(f"- Source file: {md_escape(file_name)}")
-    lines += [
-        "",
-        "## Rule",
-        "",
-        md_escape(s["rule"]),
-        "",
-        "## Results",
-        "",
-        f"- State TPR (pooled over all wards): **{_fmt(s['state_tpr'], '%')}** "
-        f"({s['positive']:,} positive of {s['tested']:,} tested)",
-        f"- Wards: {s['wards_total']} ({s['wards_with_data']} with data, "
-        f"{s['wards_no_data']} without)",
-        f"- Ward TPR distribution: mean {_fmt(stats['mean'])}, median {_fmt(stats['median'])}, "
-        f"min {_fmt(stats['min'])}, max {_fmt(stats['max'])} (the state figure is pooled, "
-        "not the mean of ward rates)",
-        f"- Wards above 50%: {s['above_50']}; above 70%: {s['above_70']}",
-        "",
-        *_top_wards_table(s["top_wards"]),
-        "",
-        "## Data quality",
-        "",
-        f"- Facility-months contributing: {quality['reporting_rows']:,}; without usable data: "
-        f"{quality['rows_without_data']:,}",
-        f"- Facility-months excluded for a method with negative counts or positives above "
-        f"tested: {quality['excluded_rows']:,} (in {quality['wards_with_excluded_rows']} wards)",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _top_wards_table(top: list[dict[str, Any]]) -> list[str]:
-    if not top:
-        return ["No ward has data for this choice."]
-    rows = ["## Highest TPR wards", "", "| # | LGA | Ward | TPR (%) | Tested | Positive |",
-            "|---:|---|---|---:|---:|---:|"]  # fmt: skip
-    for rank, ward in enumerate(top, 1):
-        rows.append(
-            f"| {rank} | {md_escape(ward['lga'])} | {md_escape(ward['ward'])} | "
-            f"{_fmt(ward['tpr'])} | {ward['tested']:,} | {ward['positive']:,} |"
-        )
-    return rows

@@ -4,7 +4,7 @@
 import { h, uuid } from "./js/dom.js";
 import { Connection } from "./js/connection.js";
 import { ChatView } from "./js/chat.js";
-import { createSession, downloadLinks } from "./js/api.js";
+import { createSession, fetchResult, downloadLinks } from "./js/api.js";
 import { loadRecord, clearRecord } from "./js/resumable.js";
 import { StageSteps } from "./js/steps.js";
 import { Outbox } from "./js/outbox.js";
@@ -56,14 +56,10 @@ const chat = new ChatView({
   log: dom.log,
   outbox: dom.outbox,
   onOption: (opt) => say(String(opt.value ?? opt.label ?? ""), opt.label ? String(opt.label) : null),
-  linkFilter: (href) => {
-    // Download links in bot text get the session token so a plain click works.
-    if (app.session && href.startsWith(`/api/sessions/${app.session.session_id}/`) && !/[?&]token=/.test(href)) {
-      return `${href}${href.includes("?") ? "&" : "?"}token=${encodeURIComponent(app.session.token)}`;
-    }
-    return href;
+  results: {
+    table: (url) => fetchResult(app.session, url),
+    links: (key) => downloadLinks(app.session, key),
   },
-  downloads: () => downloadLinks(app.session),
 });
 const upload = new UploadPanel({
   panel: $("upload-panel"), chooseButton: $("choose-file"), attachButton: $("attach"), sampleButton: $("use-sample"),

@@ -1,5 +1,12 @@
-"""Session ids and owner tokens: a token is an HMAC of the session id under the shared secret,
-so every worker can check it without a lookup, and nothing secret is stored in Redis."""
+"""Session ids, owner tokens and signed download links, all HMACs under the shared secret, so
+every worker checks them without a lookup and nothing secret is stored in Redis.
+
+- The session token (HMAC of the session id) lives as long as the session; it is accepted only
+  in the `Authorization: Bearer` header and in the WebSocket hello, never in a URL.
+- A download link carries its own signature instead: HMAC of (session, result key, format,
+  expiry), valid until that expiry (`TPR_WS_DOWNLOAD_LINK_TTL_S` after it was issued), for that
+  one file of that one session only. A leaked link expires soon and opens nothing else.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
 from aiohttp import web
 
@@ -39,8 +47,44 @@ def verify(secret: bytes, sid: str, token: str | None) -> None:
 
 
 def request_token(request: web.Request) -> str | None:
-    """The Bearer token of a request, or its `?token=` (for download links)."""
+    """The Bearer token of a request. A token in the URL is refused: URLs end up in logs,
+    browser history and Referer headers."""
+    if "token" in request.query:
+        raise Unauthorized(
+            "Send the session token in the Authorization header, not in the URL; download "
+            "links carry their own short-lived signature.",
+            code=ErrorCode.TOKEN_IN_URL,
+        )
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header[len("Bearer ") :].strip()
-    return request.query.get("token")
+    return None
+
+
+def _link_mac(secret: bytes, sid: str, key: str, fmt: str, expires: int) -> str:
+    message = f"download\x00{sid}\x00{key}\x00{fmt}\x00{expires}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def sign_link(secret: bytes, sid: str, key: str, fmt: str, expires: int) -> str:
+    """The query string (`exp=...&sig=...`) of a download link valid until `expires`."""
+    return f"exp={expires}&sig={_link_mac(secret, sid, key, fmt, expires)}"
+
+
+def link_signed(request: web.Request, secret: bytes, sid: str, key: str, fmt: str) -> bool:
+    """True if the request carries a valid, unexpired signature for this exact file;
+    False if it carries none; Unauthorized if it carries a wrong or expired one."""
+    exp, sig = request.query.get("exp"), request.query.get("sig")
+    if exp is None and sig is None:
+        return False
+    if not exp or not sig or not exp.isdigit():
+        raise Unauthorized("This download link is malformed.", code=ErrorCode.BAD_LINK)
+    if not hmac.compare_digest(_link_mac(secret, sid, key, fmt, int(exp)), sig):
+        raise Unauthorized("This download link is not valid.", code=ErrorCode.BAD_LINK)
+    if int(exp) < time.time():
+        raise Unauthorized(
+            "This download link has expired; download again from the page.",
+            code=ErrorCode.LINK_EXPIRED,
+        )
+    return True

@@ -65,7 +65,8 @@ def _server_code(exc: Exception) -> ErrorCode:
 
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """One line per request, by path only: `?token=` download links must not reach the logs."""
+    """One line per request, by path only: the signatures of download links (and any token
+    wrongly put in a URL) must not reach the logs."""
     started = time.perf_counter()
     status = 500
     try:
@@ -143,25 +144,6 @@ async def upload(request: web.Request) -> web.Response:
     return _json({"upload_id": upload_id, "seq": result.first_seq}, status=202)
 
 
-async def download(request: web.Request) -> web.Response:
-    sid = _session(request)
-    kind = {"results.csv": "csv", "results.xlsx": "xlsx", "report.md": "report"}[
-        request.match_info["name"]
-    ]
-    state = await request.app[STORAGE].load_state(sid)
-    if state is None:
-        raise NotFound("No such session.", code=ErrorCode.UNKNOWN_SESSION)
-    file = await request.app[CONVERSATION].download(state, kind)
-    return web.Response(
-        body=file.body,
-        headers={
-            "Content-Type": file.content_type,
-            "Content-Disposition": f'attachment; filename="{file.file_name}"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 async def healthz(request: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
@@ -184,13 +166,12 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    from tpr_ws.transport import results
     from tpr_ws.transport.ws import websocket_handler
 
     app.router.add_post("/api/sessions", create_session)
     app.router.add_post("/api/sessions/{sid}/upload", upload)
-    app.router.add_get(
-        r"/api/sessions/{sid}/{name:results\.csv|results\.xlsx|report\.md}", download
-    )
+    results.add_routes(app)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

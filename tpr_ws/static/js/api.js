@@ -1,4 +1,5 @@
-// HTTP calls: create a session, build download links (uploads: resumable.js).
+// HTTP calls: create a session, fetch result objects and signed download links (uploads:
+// resumable.js).
 
 export class HttpError extends Error {
   constructor(status, code, message, problems) {
@@ -29,8 +30,20 @@ export async function createSession() {
   return { session_id: body.session_id, token: body.token };
 }
 
-export function downloadLinks(session) {
-  const base = `/api/sessions/${encodeURIComponent(session.session_id)}`;
-  const q = `?token=${encodeURIComponent(session.token)}`;
-  return { csv: `${base}/results.csv${q}`, xlsx: `${base}/results.xlsx${q}`, report: `${base}/report.md${q}` };
+/** A result object (summary and ward rows) by its URL; the browser caches it (immutable). */
+export async function fetchResult(session, url) {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${session.token}`, Accept: "application/json" } });
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
+/**
+ * Short-lived signed download links of one analysis: {expires_at, links: {csv, xlsx, html, md}}.
+ * The session token never goes into a URL; each link opens one file of this session only.
+ */
+export async function downloadLinks(session, key) {
+  const url = `/api/sessions/${encodeURIComponent(session.session_id)}/results/${encodeURIComponent(key)}/links`;
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${session.token}`, Accept: "application/json" }, cache: "no-store" });
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
 }

@@ -17,7 +17,7 @@ function resultsIntro(text, results) {
 }
 
 export class ChatView {
-  /** @param {object} ctx { log, outbox, onOption(option), linkFilter(href), downloads() } */
+  /** @param {object} ctx { log, outbox, onOption(option), linkFilter(href)?, results: {table(url), links(key)} } */
   constructor(ctx) {
     this.ctx = ctx;
     this.log = ctx.log;
@@ -92,9 +92,8 @@ export class ChatView {
     const text = hasResults ? resultsIntro(ev.text || "", data.results) : ev.text;
     if (text) bubble.append(h("div", { class: "md" }, renderMarkdown(text, { linkFilter: this.ctx.linkFilter })));
     if (hasResults) {
-      bubble.append(renderResults(data, { seq: ev.seq, downloads: this.ctx.downloads }));
-      // Downloads always serve the latest results: only the newest card offers them.
-      for (const old of this.log.querySelectorAll(".downloads")) old.hidden = true;
+      // Each card keeps its own downloads: they are addressed by the analysis's result key.
+      bubble.append(renderResults(data, { seq: ev.seq, results: this.ctx.results }));
     }
     const el = h("article", { class: "msg bot", dataset: { seq: ev.seq, role: "bot", stage: ev.stage || "" } }, bubble);
     if (Array.isArray(ev.options) && ev.options.length) {

@@ -1,8 +1,15 @@
 // The results card: state figure, distribution chart, sortable ward table, quality notes, downloads.
 
-import { h, s, num, fmtInt, fmtPct } from "./dom.js";
+import { h, s, clear, num, fmtInt, fmtPct } from "./dom.js";
 import { wardRows, wardTable } from "./wards.js";
 import { qualityNotes } from "./quality.js";
+
+/** The full ward table from a result object ({columns, rows}), as wardRows reads rows. */
+function objectRows(object) {
+  const columns = Array.isArray(object.columns) ? object.columns : [];
+  const rows = Array.isArray(object.rows) ? object.rows : [];
+  return wardRows({ wards: rows.map((values) => Object.fromEntries(columns.map((c, k) => [c, values[k]]))) }).rows;
+}
 
 function histogram(bins) {
   const width = 320, height = 150, padL = 28, padB = 30, padT = 10;
@@ -86,22 +93,100 @@ export function renderResults(data, ctx) {
         h("figcaption", { class: "muted", text: `How many wards fall in each TPR band${unplotted}` })));
     }
 
+    // Quality notes name their wards from the table's rows: drawn again with the full table.
+    const quality = h("div", { class: "quality-block" });
+    const drawNotes = (all, whole) => {
+      clear(quality);
+      const notes = qualityNotes(r.quality, all, whole);
+      if (notes) quality.append(h("h4", { text: "Data quality" }), notes);
+    };
     if (rows.length) {
-      card.append(h("h4", { text: complete ? "Wards" : "Wards with the highest TPR" }));
-      card.append(wardTable(rows, complete, idBase, r));
+      const heading = h("h4", { text: complete ? "Wards" : "Wards with the highest TPR" });
+      const block = wardTable(rows, complete, idBase, r);
+      card.append(heading, block);
+      const url = data.analysis && data.analysis.url;
+      if (!complete && url && ctx.results) {
+        loadWards(url, ctx.results, block, (all) => {
+          heading.textContent = "Wards";
+          block.replaceWith(wardTable(all, true, idBase, r));
+          drawNotes(all, true);
+        });
+      }
     }
-
-    const notes = qualityNotes(r.quality, rows, complete);
-    if (notes) card.append(h("h4", { text: "Data quality" }), notes);
+    drawNotes(rows, complete);
+    card.append(quality);
     if (r.rule) card.append(h("p", { class: "rule muted" }, h("strong", { text: "Rule: " }), String(r.rule)));
 
   }
-  if (ctx.downloads) {
-    const links = ctx.downloads();
-    card.append(h("div", { class: "downloads", role: "group", "aria-label": "Downloads" },
-      h("a", { class: "btn", href: links.csv, download: "", dataset: { download: "csv" } }, "⬇ Ward table (CSV)"),
-      h("a", { class: "btn", href: links.xlsx, download: "", dataset: { download: "xlsx" } }, "⬇ Ward table (Excel)"),
-      h("a", { class: "btn", href: links.report, download: "", dataset: { download: "report" } }, "⬇ Summary report")));
+  const analysis = data.analysis && typeof data.analysis === "object" ? data.analysis : null;
+  if (analysis && analysis.label) {
+    card.prepend(h("p", { class: "analysis-label muted", dataset: { key: analysis.key || "" }, text: analysis.label }));
   }
+  if (analysis && analysis.key && ctx.results) card.append(downloadGroup(analysis, ctx.results));
   return card;
+}
+
+/** Fetch the card's result object; `show(rows)` draws the full table (the card first shows
+ * the summary's top wards, which the event carries). */
+async function loadWards(url, results, block, show) {
+  block.classList.add("loading");
+  try {
+    const rows = objectRows(await results.table(url));
+    if (rows.length) show(rows);
+  } catch (err) {
+    const note = block.querySelector(".ward-count");
+    if (note) note.textContent += " · the full table could not be loaded; the downloads have it";
+  } finally {
+    block.classList.remove("loading");
+  }
+}
+
+const DOWNLOADS = [
+  { fmt: "csv", text: "⬇ Ward table (CSV)", cls: "btn" },
+  { fmt: "xlsx", text: "⬇ Ward table (Excel)", cls: "btn" },
+  { fmt: "html", text: "⬇ Report (HTML)", cls: "btn" },
+  { fmt: "md", text: "Report as Markdown text", cls: "link-download" },
+];
+const LINK_MARGIN_S = 30;
+
+/**
+ * This card's downloads. Links are signed by the server per analysis and expire within
+ * minutes, so they are fetched when needed (on hover or focus, or at the click) and
+ * fetched again once stale; the session token never appears in a URL.
+ */
+function downloadGroup(analysis, results) {
+  let links = null;
+  let pending = null;
+  // Until signed, a link names its file by its address (which needs the signature to open).
+  const anchors = DOWNLOADS.map((d) => h("a", {
+    class: d.cls, href: analysis.url ? `${analysis.url}/${d.fmt}` : "#", download: "", dataset: { download: d.fmt },
+  }, d.text));
+  const fresh = () => links && links.expires_at - Date.now() / 1000 > LINK_MARGIN_S;
+  const refresh = () => {
+    if (fresh()) return Promise.resolve();
+    if (!pending) {
+      pending = results.links(analysis.key).then((got) => {
+        links = got;
+        anchors.forEach((a) => { if (got.links[a.dataset.download]) a.href = got.links[a.dataset.download]; });
+      }).finally(() => { pending = null; });
+    }
+    return pending;
+  };
+  const group = h("div", {
+    class: "downloads", role: "group", "aria-label": `Downloads: ${analysis.label || "this analysis"}`,
+    dataset: { key: analysis.key },
+  }, anchors);
+  group.addEventListener("pointerenter", () => { refresh().catch(() => {}); });
+  group.addEventListener("focusin", () => { refresh().catch(() => {}); });
+  for (const a of anchors) {
+    a.addEventListener("click", (ev) => {
+      if (fresh()) return; // the signed link is current: let the browser download it
+      ev.preventDefault();
+      refresh().then(() => a.click()).catch(() => {
+        a.setAttribute("aria-invalid", "true");
+        a.title = "The download link could not be made; check the connection and try again.";
+      });
+    });
+  }
+  return group;
 }
