@@ -72,7 +72,7 @@ class Server:
                 TPR_WS_ADDRESS_RATE_LIMIT_MESSAGES="1000000",
                 PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=log_dir, prefix="metrics-"),
             )
-            conf = ["-c", str(REPO / "deploy" / "gunicorn.conf.py"), "tpr_ws.app:create_app"]
+            conf = ["-c", str(repo / "deploy" / "gunicorn.conf.py"), "tpr_ws.app:create_app"]
         else:
             env.update(BENCH_REDIS_URL=redis_url, BENCH_LOCK="1" if kind == "lock" else "0")
             conf = [

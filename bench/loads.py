@@ -53,7 +53,8 @@ class Socket:
         cls, http: aiohttp.ClientSession, base: str, sid: str, token: str, last_seq: int
     ) -> Socket:
         ws = await http.ws_connect(base.replace("http", "ws", 1) + "/ws", autoping=True)
-        hello = {"type": "hello", "session_id": sid, "token": token, "last_seq": last_seq}
+        hello = {"type": "hello", "session_id": sid, "token": token, "last_seq": last_seq,
+                 "protocol": 2}  # fmt: skip
         await ws.send_str(orjson.dumps(hello).decode())
         sock = cls(ws, sid)
         sock.last_seq = last_seq

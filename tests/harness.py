@@ -96,10 +96,13 @@ class WorkerProcess:
 
 
 class ChatClient:
-    """Speaks the wire protocol; checks that the events it sees are gap-free and unique."""
+    """Speaks the wire protocol; checks that the events it sees are gap-free and unique.
 
-    def __init__(self, http: aiohttp.ClientSession) -> None:
+    ``protocol=2`` says so in its hello: each ack then carries its turn's events."""
+
+    def __init__(self, http: aiohttp.ClientSession, protocol: int | None = None) -> None:
         self.http = http
+        self.protocol = protocol
         self.sid = ""
         self.token = ""
         self.events: list[dict[str, Any]] = []
@@ -132,6 +135,7 @@ class ChatClient:
                     "session_id": self.sid,
                     "token": self.token,
                     "last_seq": self.last_seq if last_seq is None else last_seq,
+                    **({"protocol": self.protocol} if self.protocol else {}),
                 }
             ).decode()
         )
@@ -162,14 +166,12 @@ class ChatClient:
             if kind == "welcome":
                 self.welcome = frame
             elif kind == "event":
-                seq = frame["seq"]
-                assert seq == self.last_seq + 1, (
-                    f"gap or duplicate: got {seq} after {self.last_seq}"
-                )
-                self.events.append(frame)
+                self._event(frame)
             elif kind == "resync":
                 self.events = list(frame["events"])
             elif kind == "ack":
+                for event in frame.get("events", ()):
+                    self._event(event)
                 fut = self._acks.get(frame["id"])
                 if fut is not None and not fut.done():
                     fut.set_result(frame)
@@ -179,6 +181,11 @@ class ChatClient:
                 if fut is not None and not fut.done():
                     fut.set_result(frame)
             self._changed.set()
+
+    def _event(self, event: dict[str, Any]) -> None:
+        seq = event["seq"]
+        assert seq == self.last_seq + 1, f"gap or duplicate: got {seq} after {self.last_seq}"
+        self.events.append(event)
 
     async def send_raw(self, data: str) -> None:
         assert self.ws is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import shutil
@@ -84,9 +85,17 @@ def _run_gunicorn(env: dict[str, str]) -> int:
     return proc.wait()
 
 
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where installed (the optional extra `tpr-ws[fast]`), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def worker(args: argparse.Namespace) -> int:
     """One aiohttp worker process without gunicorn (tests, development)."""
-    import asyncio
 
     from aiohttp import web
 
@@ -108,7 +117,7 @@ def worker(args: argparse.Namespace) -> int:
             shutdown_timeout=5,
             access_log=None,  # the app logs requests itself, without query strings
             print=lambda s: print(s, flush=True),
-            loop=asyncio.new_event_loop(),
+            loop=_new_event_loop(),
         )
     finally:
         if embedded is not None:

@@ -26,9 +26,12 @@ Listener = Callable[[list[dict[str, Any]] | None], None]
 class Fanout:
     """Refcounted per-session subscriptions over the worker's `Subscriber`."""
 
-    def __init__(self, subscriber: Subscriber, channel_of: Callable[[str], str]) -> None:
+    def __init__(
+        self, subscriber: Subscriber, channel_of: Callable[[str], str], origin: str
+    ) -> None:
         self._subscriber = subscriber
         self._channel_of = channel_of
+        self._origin = origin.encode()
         self._listeners: dict[str, set[Listener]] = {}
         self._ready: dict[str, asyncio.Future[None]] = {}
 
@@ -78,17 +81,20 @@ class Fanout:
             self._ready.pop(sid, None)
             self._subscriber.unsubscribe(self._channel_of(sid).encode())
 
-    def deliver(self, sid: str, events: list[dict[str, Any]], *, skip: Listener | None) -> None:
-        """Hand a turn's committed events to the session's local sockets (but `skip`)."""
+    def deliver(self, sid: str, events: list[dict[str, Any]]) -> None:
+        """Hand a turn committed by this worker to the session's local sockets (the registry
+        calls this; the published copy, tagged with this worker's origin, is skipped)."""
         for listener in list(self._listeners.get(sid, ())):
-            if listener is not skip:
-                listener(events)
+            listener(events)
 
     def _dispatch(self, sid: str, payload: bytes | None) -> None:
         events: list[dict[str, Any]] | None = None
         if payload is not None:
+            origin, _, body = payload.partition(b"|")
+            if origin == self._origin:
+                return  # committed here: already delivered in-process
             try:
-                events = orjson.loads(payload)
+                events = orjson.loads(body)
             except orjson.JSONDecodeError:
                 log.warning("fanout: undecodable message for session %s", sid)
         for listener in list(self._listeners.get(sid, ())):

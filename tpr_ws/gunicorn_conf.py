@@ -6,7 +6,7 @@ Settings come from the environment through tpr_ws.config (REDIS_URL, TPR_WS_*). 
 this module's names as its settings when it starts.
 """
 
-from typing import Any
+import importlib.util
 
 from tpr_ws.config import Settings
 
@@ -14,7 +14,12 @@ _settings = Settings.from_env()
 
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
-worker_class = "aiohttp.GunicornWebWorker"
+# uvloop where installed (the optional extra `tpr-ws[fast]`), else asyncio's own loop.
+worker_class = (
+    "aiohttp.GunicornUVLoopWebWorker"
+    if importlib.util.find_spec("uvloop") is not None
+    else "aiohttp.GunicornWebWorker"
+)
 # A worker that stops answering its heartbeat is replaced; clients reconnect elsewhere.
 timeout = 60
 graceful_timeout = 10
@@ -30,11 +35,3 @@ proc_name = "tpr-ws"
 control_socket_disable = _settings.control_socket is None
 control_socket = str(_settings.control_socket or "gunicorn.ctl")
 control_socket_mode = 0o600
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's Prometheus files so /metrics stops counting it."""
-    if _settings.metrics_dir:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid, _settings.metrics_dir)  # type: ignore[no-untyped-call]

@@ -40,7 +40,21 @@ async def test_appended_events_are_published(storage: Storage) -> None:
             msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
             if msg is not None:
                 break
-        assert orjson.loads(msg["data"]) == [{"seq": 1, "x": 1.5, "y": []}]
+        origin, _, body = msg["data"].partition(b"|")
+        assert origin == b""  # an append outside a turn: every worker delivers it
+        assert orjson.loads(body) == [{"seq": 1, "x": 1.5, "y": []}]
+        # A commit's batch names its worker, which delivers it to its own sockets in-process.
+        token = storage.new_token()
+        granted = await storage.acquire("s1", "m1", token, 5000)
+        await storage.commit("s1", "m1", token=token, epoch=granted.epoch, state=b"{}",
+                             events=[{"z": 1}], result={}, ttl_ms=5000)  # fmt: skip
+        while True:
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+            if msg is not None:
+                break
+        origin, _, body = msg["data"].partition(b"|")
+        assert origin == storage.wake_tag.encode()
+        assert orjson.loads(body) == [{"seq": 2, "z": 1}]
     finally:
         await pubsub.aclose()
 

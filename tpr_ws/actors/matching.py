@@ -11,6 +11,7 @@ stage's phrases).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,11 +42,6 @@ def tokens(text: str) -> tuple[str, ...]:
     t = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
     t = t.replace("≥", ">=").replace("≤", "<=").replace("'", "")
     return tuple(_TOKEN.findall(t)[:MAX_TOKENS])
-
-
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    n = len(needle)
-    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 class Command(StrEnum):
@@ -83,11 +79,28 @@ COMMAND_PHRASES: Final[Mapping[Command, tuple[str, ...]]] = {
 }
 
 
+@functools.cache
+def _command_needles() -> tuple[tuple[Command, tuple[str, ...]], ...]:
+    """Each command's phrases as ' '-joined tokens with a space each side, built once."""
+    return tuple(
+        (command, tuple(f" {' '.join(_phrase_tokens(p))} " for p in phrases))
+        for command, phrases in COMMAND_PHRASES.items()
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_tokens(phrase: str) -> tuple[str, ...]:
+    """`tokens` of a known phrase (options, synonyms, commands), tokenised once."""
+    return tokens(phrase)
+
+
 def match_command(text: str) -> Command | None:
     """A command named anywhere in the reply as a whole word or phrase."""
-    toks = tokens(text)
-    for command, phrases in COMMAND_PHRASES.items():
-        if any(_contains(toks, p) for p in map(tokens, phrases)):
+    # Tokens never hold a space, so a phrase's tokens occur contiguously in the reply exactly
+    # when ' <phrase tokens> ' occurs in ' <reply tokens> '.
+    hay = f" {' '.join(tokens(text))} "
+    for command, needles in _command_needles():
+        if any(needle in hay for needle in needles):
             return command
     return None
 
@@ -180,7 +193,7 @@ def _index(candidates: Sequence[Candidate]) -> dict[tuple[str, ...], tuple[str, 
     """Each phrase's tokens -> the values it names."""
     index: dict[tuple[str, ...], tuple[str, ...]] = {}
     for c in candidates:
-        for ptoks in map(tokens, c.phrases):
+        for ptoks in map(_phrase_tokens, c.phrases):
             if ptoks and c.value not in index.get(ptoks, ()):
                 index[ptoks] = (*index.get(ptoks, ()), c.value)
     return index

@@ -37,7 +37,9 @@ end
 """
 
 # append: give ARGV[first_arg..] (orjson objects without "seq") the next sequence numbers,
-# XADD each as '<seq>-0' (so XRANGE by seq works), trim, PUBLISH the batch, and keep the log
+# XADD each as '<seq>-0' (so XRANGE by seq works), trim, PUBLISH the batch as
+# '<origin>|[events]' (a commit's origin is its worker's tag: that worker has already handed
+# the events to its own sockets in-process and skips its copy; appends say ''), and keep the log
 # for `session_ttl` seconds after its last event (an idle session expires as a whole).
 # '"seq":N,' is spliced after the opening brace instead of cjson re-encoding, which would
 # turn [] into {} and round floats.
@@ -70,7 +72,7 @@ local function trim(log, log_bytes, added)
   redis.call('SET', log_bytes, total, 'EX', __SESSION_TTL__)
 end
 
-local function append(log, seq, log_bytes, first_arg)
+local function append(log, seq, log_bytes, first_arg, origin)
   local session_ttl = __SESSION_TTL__
   -- the session's channel is named like its seq key: '<prefix>:{sid}:seq' -> ':events'
   local channel = string.sub(seq, 1, -4) .. 'events'
@@ -97,7 +99,7 @@ local function append(log, seq, log_bytes, first_arg)
   trim(log, log_bytes, added)
   redis.call('SET', seq, n, 'EX', session_ttl)
   redis.call('EXPIRE', log, session_ttl)
-  redis.call('PUBLISH', channel, '[' .. table.concat(out, ',') .. ']')
+  redis.call('PUBLISH', channel, origin .. '|[' .. table.concat(out, ',') .. ']')
   return {first, n}
 end
 """
@@ -208,7 +210,7 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', __SESSION_TTL__)
 -- The epoch outlives nothing it fences: a lease lasts seconds, an idle session days.
 redis.call('EXPIRE', KEYS[2], __SESSION_TTL__)
 -- With no events, first_seq = last_seq = the session's current seq.
-local seqs = append(KEYS[6], KEYS[7], KEYS[8], 7)
+local seqs = append(KEYS[6], KEYS[7], KEYS[8], 7, '__ORIGIN__')
 rec = '{"first_seq":' .. seqs[1] .. ',"last_seq":' .. seqs[2] .. ',"result":' .. ARGV[4] .. '}'
 redis.call('HSET', KEYS[4], ARGV[6], rec)
 local kept = redis.call('RPUSH', KEYS[9], ARGV[6])
@@ -248,7 +250,7 @@ return 0
 APPEND = (
     _APPEND
     + """
-return append(KEYS[1], KEYS[2], KEYS[3], 1)
+return append(KEYS[1], KEYS[2], KEYS[3], 1, '')
 """
 )
 

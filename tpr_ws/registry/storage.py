@@ -177,7 +177,10 @@ class Storage:
         }
         self._acquire = Script(redis, configure(ACQUIRE, **constants))
         self._renew = Script(redis, RENEW)
-        self._commit = Script(redis, configure(COMMIT, **constants))
+        # Published commits carry this worker's tag: its fan-out skips its own (see scripts).
+        self._commit = Script(
+            redis, configure(COMMIT, **constants).replace("__ORIGIN__", self.wake_tag)
+        )
         self._release = Script(redis, configure(RELEASE, **constants))
         self._append = Script(redis, configure(APPEND, **constants), idempotent=False)
         self._read_log = Script(redis, READ_LOG)

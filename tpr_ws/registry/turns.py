@@ -107,6 +107,7 @@ class Registry:
         self.lease_ttl_ms = lease_ttl_ms
         self.holder_prefix = holder_prefix
         self.metrics = metrics
+        self.on_committed: Callable[[str, list[dict[str, Any]]], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     async def run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
@@ -176,6 +177,10 @@ class Registry:
             return _answer(message_id, committed.record, duplicate=True, events=[])
         record = committed.record
         events = [{"seq": record.first_seq + i, **e} for i, e in enumerate(output.events)]
+        if self.on_committed is not None and events:
+            # This worker's sockets get the events in-process; the published copy (tagged
+            # with this worker) is for the others.
+            self.on_committed(sid, events)
         return _answer(message_id, record, duplicate=False, events=events)
 
     async def _acquire(self, sid: str, message_id: str, token: str) -> Acquired:

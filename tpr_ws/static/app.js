@@ -264,6 +264,8 @@ function say(text, label = null) {
 }
 
 function onAck(frame) {
+  // Protocol 2: the ack carries its turn's events (one frame per turn); show them first.
+  for (const ev of frame.events || []) onEvent(ev);
   outbox.ack(frame, app.lastSeq);
 }
 
@@ -282,7 +284,7 @@ const STATE_TEXT = {
 };
 
 const conn = new Connection({
-  hello: () => ({ type: "hello", session_id: app.session.session_id, token: app.session.token, last_seq: app.lastSeq }),
+  hello: () => ({ type: "hello", protocol: 2, session_id: app.session.session_id, token: app.session.token, last_seq: app.lastSeq }),
   onFrame: (frame) => {
     switch (frame.type) {
       case "welcome": onWelcome(frame); break;

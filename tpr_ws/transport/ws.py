@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_TEXT_CHARS = 2000
 MAX_LABEL_CHARS = 200
+PROTOCOL_EVENTS_IN_ACK = 2  # hello's "protocol": the ack carries the turn's events
 REPLAY_PAGE = 64  # events read from the log per round trip while replaying
 
 
@@ -83,6 +84,7 @@ class Connection:
         self.cursor = 0
         self._pending: list[dict[str, Any]] = []
         self._must_read = False
+        self._events_in_ack = False  # protocol 2: a turn's events ride in its ack
         self._hold = 0
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
@@ -179,6 +181,7 @@ class Connection:
             raise NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
         # Subscribe before reading the log, so nothing committed in between is missed.
         self.sid = sid
+        self._events_in_ack = frame.get("protocol") == PROTOCOL_EVENTS_IN_ACK
         await self.fanout.subscribe(sid, self._on_published)
         async with self._send_lock:
             await self._send(
@@ -209,9 +212,20 @@ class Connection:
             result = await self.conversation.say(
                 self.sid, frame["id"], frame["text"], shown=frame.get("label")
             )
+            ack: dict[str, Any] = {"type": "ack", "id": frame["id"], "seq": result.first_seq}
             async with self._send_lock:
-                await self._send({"type": "ack", "id": frame["id"], "seq": result.first_seq})
-                await self._catch_up(result.events)
+                if not self._events_in_ack:
+                    await self._send(ack)
+                    await self._catch_up(result.events)
+                    return
+                fresh = self._take_fresh(result.events)
+                if fresh is None:  # a gap or a possible loss: the log fills it, frame by frame
+                    await self._catch_up([], force_read=True)
+                    fresh = []
+                ack["events"] = [{"type": "event", **e} for e in fresh]
+                await self._send(ack)
+                if fresh:
+                    self.cursor = int(fresh[-1]["seq"])
         finally:
             self._hold -= 1
             self._wake.set()
@@ -233,16 +247,24 @@ class Connection:
             async with self._send_lock:
                 await self._guard(self._catch_up, [], None)
 
+    def _take_fresh(self, events: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The pending and given events above the cursor, in order and unique; None if they
+        do not follow the cursor without a gap (or messages may have been lost): read the log."""
+        cursor = self.cursor
+        if self._pending:
+            merged = {e["seq"]: e for e in (*self._pending, *events) if e["seq"] > cursor}
+            self._pending.clear()
+            fresh = [merged[seq] for seq in sorted(merged)]
+        else:
+            fresh = [e for e in events if e["seq"] > cursor]
+        if self._must_read or any(e["seq"] != cursor + 1 + i for i, e in enumerate(fresh)):
+            return None
+        return fresh
+
     async def _catch_up(self, events: list[dict[str, Any]], *, force_read: bool = False) -> None:
         assert self.sid is not None
-        fresh = sorted(
-            (e for e in [*self._pending, *events] if e["seq"] > self.cursor),
-            key=lambda e: int(e["seq"]),
-        )
-        self._pending.clear()
-        unique = list({e["seq"]: e for e in fresh}.values())
-        contiguous = all(e["seq"] == self.cursor + 1 + i for i, e in enumerate(unique))
-        if force_read or self._must_read or not contiguous:
+        unique = self._take_fresh(events)
+        if force_read or unique is None:
             self._must_read = False
             while True:
                 read = await self.storage.read_log(self.sid, self.cursor, limit=REPLAY_PAGE)
