@@ -170,6 +170,19 @@ def test_ack_and_shown_events_remove_messages_whatever_the_order(run: Any) -> No
     assert out["sent"] == ["a", "b"]  # b was never resent after it was shown
 
 
+def test_an_ack_after_its_events_sends_the_next_message(run: Any) -> None:
+    # Protocol 2: the ack carries the turn's events, which the page shows before the ack.
+    out = run("""
+      box.add('a', 'Kano');
+      box.add('b', 'Primary');
+      box.shown('a', 9);
+      box.ack({ type: 'ack', id: 'a', seq: 8, events: [{ seq: 8 }, { seq: 9 }] }, 9);
+      return { sent: ids(), left: box.messages.map((m) => m.id) };
+    """)
+    assert out["sent"] == ["a", "b"]
+    assert out["left"] == ["b"]
+
+
 def test_restored_messages_are_resent_with_their_ids_once(run: Any) -> None:
     out = run("""
       net.up = false;

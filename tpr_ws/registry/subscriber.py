@@ -15,6 +15,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import cast
 
 import hiredis
 from redis.asyncio.connection import parse_url
@@ -36,8 +37,8 @@ class _Protocol(asyncio.Protocol):
         self.pong = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)

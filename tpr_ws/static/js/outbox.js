@@ -115,7 +115,8 @@ export class Outbox {
   /** An ack frame ({id, seq}); `lastSeq` is the last event shown. */
   ack(frame, lastSeq) {
     const m = this.get(frame.id);
-    if (!m) return;
+    // Already done: its user event came first (protocol 2 carries it inside the ack).
+    if (!m) { this.flush(); return; }
     m.acked = true;
     m.sent = false;
     const seq = Number(frame.seq);
