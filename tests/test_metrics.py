@@ -47,3 +47,4 @@ def test_metrics_of_a_single_process_without_a_directory() -> None:
     text = m.render().decode()
     assert 'tpr_ws_replays_total{kind="events"} 1.0' in text
     assert "tpr_ws_sockets 0.0" in text
+    assert "tpr_ws_fenced_commits_total 0.0" in text

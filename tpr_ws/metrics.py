@@ -179,7 +179,7 @@ def _family(m: Instrument, snapshots: list[tuple[dict[str, Any], bool]]) -> str:
         for key, value in (snap.get(m.name) or {}).items():
             sums[key] = sums.get(key, 0.0) + value
     suffix = "_total" if m.kind == "counter" else ""
-    if not sums and m.kind == "gauge":
+    if not sums and m.label is None:  # an unlabelled series exists from the start
         sums[""] = 0.0
     for key, value in sorted(sums.items()):
         label = f'{{{m.label}="{key}"}}' if key and m.label else ""
