@@ -53,12 +53,14 @@ _TICK = os.sysconf("SC_CLK_TCK")
 class Server:
     """One gunicorn instance of a kind, on its own loopback port."""
 
-    def __init__(self, kind: str, redis_url: str, workers: int, log_dir: Path) -> None:
+    def __init__(
+        self, kind: str, redis_url: str, workers: int, log_dir: Path, repo: Path = REPO
+    ) -> None:
         self.kind = kind
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        if kind == "product":
+        env = {**os.environ, "PYTHONPATH": str(repo)}
+        if kind in ("product", "before"):
             env.update(
                 REDIS_URL=redis_url,
                 TPR_WS_SECRET="bench-secret-" + "x" * 24,
@@ -91,7 +93,7 @@ class Server:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                cwd=REPO,
+                cwd=repo,
             )
 
     def wait_ready(self, timeout: float = 90) -> None:
@@ -222,7 +224,7 @@ def print_table(title: str, rows: dict[str, dict[str, float]], unit: str = "msg"
             f"{r['lost']:>5.0f} {r['dup']:>4.0f} {r['errors']:>4.0f} {r['fair']:>6.1f}"
         )
     product = rows.get("product")
-    for kind in ("unsafe", "lock"):
+    for kind in ("unsafe", "lock", "before"):
         base = rows.get(kind)
         if product and base and base["rate"] and base["p99"] and base["cpu_ms"]:
             print(
@@ -258,6 +260,12 @@ def main() -> None:
     p.add_argument("--storms", default="1000,5000")
     p.add_argument("--loads", default="users,hot,storm")
     p.add_argument("--servers", default=",".join(KINDS))
+    p.add_argument(
+        "--before",
+        type=Path,
+        help="also run the product from this checkout (e.g. a worktree of an older commit) "
+        "as server 'before', in the same runs",
+    )
     args = p.parse_args()
     chosen = args.loads.split(",")
     try:
@@ -271,6 +279,8 @@ def main() -> None:
         server = stack.enter_context(EmbeddedRedis(data_dir=tmp / "redis", appendonly=False))
         client = redis.Redis.from_url(server.url)
         servers = {k: Server(k, server.url, args.workers, tmp) for k in args.servers.split(",")}
+        if args.before is not None:
+            servers["before"] = Server("before", server.url, args.workers, tmp, args.before)
         for s in servers.values():
             stack.callback(s.stop)
         for s in servers.values():
