@@ -11,7 +11,8 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from tpr_ws.embedded import EmbeddedRedis, start_cluster
+from tests.cluster import start_cluster
+from tpr_ws.embedded import EmbeddedRedis
 
 RedisFactory = Callable[..., aioredis.Redis]
 ClusterFactory = Callable[..., RedisCluster]

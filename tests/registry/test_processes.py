@@ -18,6 +18,7 @@ from tests.registry.helpers import (
     CountingStorage,
     counter,
     hold_and_block,
+    lease_holder,
     make_registry,
     send_many,
     send_once,
@@ -145,7 +146,7 @@ async def test_killed_holder_is_taken_over_after_its_lease_expires(
     try:
         assert await asyncio.to_thread(in_turn.wait, 60)
         victim_epoch = dict(drain(out))["epoch"]
-        assert (await storage.lease_holder("s"))[0] is not None
+        assert (await lease_holder(storage, "s"))[0] is not None
         assert victim.pid is not None
         os.kill(victim.pid, signal.SIGKILL)
         await asyncio.to_thread(victim.join, 10)

@@ -20,7 +20,10 @@ from tests.registry.helpers import (
     commit_from_another_worker,
     count_turn,
     counter,
+    fencing_epoch,
+    lease_holder,
     result_tuple,
+    waiting_tokens,
 )
 from tpr_ws.errors import Fenced, LeaseLost
 from tpr_ws.registry.storage import Storage
@@ -61,7 +64,7 @@ async def test_same_id_twice_has_one_effect_and_same_answer(
     assert result_tuple(c) == result_tuple(d)
     assert count_of(await registry.storage.load_state("s")) == 2
     assert await registry.storage.last_seq("s") == 2
-    assert await registry.storage.lease_holder("s") == (None, -2)
+    assert await lease_holder(registry.storage, "s") == (None, -2)
 
 
 async def test_concurrent_senders_run_in_arrival_order(client_factory: ClientFactory) -> None:
@@ -168,7 +171,7 @@ async def test_cancelled_turn_releases_lease_at_once(client_factory: ClientFacto
     with pytest.raises(asyncio.CancelledError):
         await task
     # Released by the shielded cleanup, long before the 60 s TTL.
-    assert await registry.storage.lease_holder("s") == (None, -2)
+    assert await lease_holder(registry.storage, "s") == (None, -2)
     done = await asyncio.wait_for(registry.run("s", "m2", counter("m2")), 10)
     assert done.result == {"count": 1}
 
@@ -186,12 +189,12 @@ async def test_cancelled_waiter_leaves_queue(client_factory: ClientFactory) -> N
     await entered.wait()
     waiter = asyncio.create_task(registry.run("s", "m2", counter("m2")))
     third = asyncio.create_task(registry.run("s", "m3", counter("m3")))
-    while len(await registry.storage.waiters("s")) < 2:  # noqa: ASYNC110 - Redis-side state
+    while len(await waiting_tokens(registry.storage, "s")) < 2:  # noqa: ASYNC110 - Redis-side state
         await asyncio.sleep(0.01)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    assert len(await registry.storage.waiters("s")) == 1
+    assert len(await waiting_tokens(registry.storage, "s")) == 1
     go.set()
     await first
     # The third is woken by the release, not after the 60 s safety-net timeout.
@@ -245,7 +248,7 @@ async def test_dead_waiter_blocks_the_queue_for_one_lease_ttl_only(
     dead = await storage.acquire("s", "m1", "dead", 2000)  # queues, then its process dies
     assert dead.kind == "queued"
     behind = asyncio.create_task(registry.run("s", "m2", counter("m2")))
-    while len(await storage.waiters("s")) < 2:  # noqa: ASYNC110 - Redis-side state
+    while len(await waiting_tokens(storage, "s")) < 2:  # noqa: ASYNC110 - Redis-side state
         await asyncio.sleep(0.01)
     # The release hands the lease to the dead waiter for 1 s; it is gone when the live
     # waiter's safety-net wait (one registry TTL, 2 s) ends. A poller would have asked again
@@ -256,6 +259,6 @@ async def test_dead_waiter_blocks_the_queue_for_one_lease_ttl_only(
     # The live waiter took the next epoch after the dead one's, with one acquire to queue and
     # one after its safety-net wait (one more only if this machine stalled for a whole TTL
     # before the release): never a poll loop.
-    assert await storage.epoch("s") == 3
+    assert await fencing_epoch(storage, "s") == 3
     assert storage.acquires["holder"] == storage.acquires["dead"] == 1
     assert 2 <= max(storage.acquires.values()) <= 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.registry.conftest import ClientFactory
 from tests.registry.counter import increment
+from tests.registry.helpers import lease_holder, waiting_tokens
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Registry, TurnOutput
 
@@ -53,9 +54,9 @@ async def test_an_abandoned_first_turn_and_a_dead_waiter_leave_only_expiring_key
     # ... and a message queued behind it whose worker dies too (it never leaves the queue).
     queued = await storage.acquire("s1", "m2", "waiter", 5000)
     assert queued.kind == "queued"
-    assert await storage.waiters("s1") == ["waiter"]
+    assert await waiting_tokens(storage, "s1") == ["waiter"]
     assert await _keys_without_ttl(storage) == {}
     # A holder that gives up cleanly hands the lease to the dead waiter (a published wake-up).
     assert await storage.release("s1", "holder", 5000)
-    assert (await storage.lease_holder("s1"))[0] == "waiter"
+    assert (await lease_holder(storage, "s1"))[0] == "waiter"
     assert await _keys_without_ttl(storage) == {}

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from tests.registry.conftest import ClientFactory
+from tests.registry.helpers import fencing_epoch, lease_holder, waiting_tokens
 from tpr_ws.registry.storage import Storage
 
 
@@ -88,7 +89,7 @@ async def test_acquire_grants_queues_and_commit_hands_over(storage: Storage) -> 
     # B was handed the lease (a new epoch) and woken with the state it needs.
     woken = await storage.wait_wake("s", B, 1)
     assert woken is not None and (woken.kind, woken.epoch, woken.state) == ("granted", 2, b"one")
-    holder, _ = await storage.lease_holder("s")
+    holder, _ = await lease_holder(storage, "s")
     assert holder == B
     # Coming back by timeout instead (the wake-up missed) gives the same lease.
     b2 = await storage.acquire("s", "m2", B, 5000, first=False)
@@ -109,8 +110,8 @@ async def test_committed_id_answers_duplicate_without_lease(storage: Storage) ->
     )
     dup = await storage.acquire("s", "m1", C, 5000)
     assert dup.kind == "duplicate" and dup.record is not None and dup.record.result == {"k": "v"}
-    assert await storage.lease_holder("s") == (None, -2)
-    assert await storage.epoch("s") == 1
+    assert await lease_holder(storage, "s") == (None, -2)
+    assert await fencing_epoch(storage, "s") == 1
 
 
 async def test_release_wakes_next_and_leaving_waiter_unqueues(storage: Storage) -> None:
@@ -118,19 +119,19 @@ async def test_release_wakes_next_and_leaving_waiter_unqueues(storage: Storage) 
     await storage.acquire("s", "m1", A, 5000)
     await storage.acquire("s", "m2", B, 5000)
     await storage.acquire("s", "m3", C, 5000)
-    assert await storage.waiters("s") == [B, C]
+    assert await waiting_tokens(storage, "s") == [B, C]
     assert not await storage.release("s", B, 5000)  # B leaves the queue
-    assert await storage.waiters("s") == [C]
+    assert await waiting_tokens(storage, "s") == [C]
     assert await storage.release("s", A, 5000)
     assert await storage.wait_wake("s", C, 1)
-    assert (await storage.lease_holder("s"))[0] == C
+    assert (await lease_holder(storage, "s"))[0] == C
 
 
 async def test_expired_lease_moves_queue_to_head(storage: Storage) -> None:
     A, B, C = (storage.new_token(name) for name in "ABC")  # woken on its wake channel
     await storage.acquire("s", "m1", A, 200)
     await storage.acquire("s", "m2", B, 200)
-    while (await storage.lease_holder("s"))[0] is not None:  # noqa: ASYNC110 - Redis-side state
+    while (await lease_holder(storage, "s"))[0] is not None:  # noqa: ASYNC110 - Redis-side state
         await asyncio.sleep(0.01)  # A died: wait until its lease has expired
     c = await storage.acquire("s", "m3", C, 5000)
     assert c.kind == "queued"  # B came first

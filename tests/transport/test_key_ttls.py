@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.harness import ChatClient
-from tests.registry.helpers import hold_until_killed
+from tests.registry.helpers import hold_until_killed, waiting_tokens
 from tests.transport.conftest import WorkerFactory
 from tpr_ws.domain.sample.generator import generate
 from tpr_ws.registry.storage import Storage
@@ -83,7 +83,7 @@ async def test_every_key_expires_after_an_abandoned_turn_and_a_dead_waiter(
         # A message queued behind it, on a worker that dies while it waits.
         await c.connect(w[1].url)
         await c.say("sample", wait=False)
-        await _wait_for(lambda: storage.waiters(c.sid))
+        await _wait_for(lambda: waiting_tokens(storage, c.sid))
         w[1].kill(signal.SIGKILL)
     finally:
         await storage.redis.aclose()

@@ -90,29 +90,10 @@ def ward_codes(rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return np.asarray(current, dtype=np.int64)
 
 
-def select_rows(frame: pd.DataFrame, state: str, level: FacilityLevel) -> pd.DataFrame:
-    """The rows of `state` at facility `level` (every level for All)."""
-    in_state = frame[frame[schema.STATE] == state]
-    return in_state[_at_level(in_state, level)]
-
-
 def _at_level(rows: pd.DataFrame, level: FacilityLevel) -> np.ndarray:
     if level is FacilityLevel.ALL:
         return np.ones(len(rows), dtype=bool)
     return np.asarray(rows[schema.FACILITY_LEVEL] == level.value, dtype=bool)
-
-
-def ward_table(
-    frame: pd.DataFrame, state: str, level: FacilityLevel, age: AgeGroup
-) -> pd.DataFrame:
-    """One row per ward of `state` (schema.WARD_TABLE_COLUMNS), sorted by LGA, ward.
-
-    The state's wards are every ward any row places in the state, at any level: a ward with no
-    facility at `level` is listed with Facilities 0, and any ward without a contributing row
-    has TPR NaN ("no data").
-    """
-    in_state = frame[frame[schema.STATE] == state]
-    return _table(in_state, _at_level(in_state, level), level, age).table
 
 
 @dataclass(frozen=True)

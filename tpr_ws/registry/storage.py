@@ -342,23 +342,6 @@ class Storage:
         raw = await self.redis.hget(self._keys(sid).messages, message_id)
         return _record(raw) if raw is not None else None
 
-    async def lease_holder(self, sid: str) -> tuple[str | None, int]:
-        """Current holder token (None if free) and its remaining TTL in ms (for tests/ops)."""
-        k = self._keys(sid)
-        holder = await self.redis.get(k.lease)
-        pttl = await self.redis.pttl(k.lease)
-        raw = _bytes(holder)
-        return (raw.decode() if raw is not None else None), int(pttl)
-
-    async def epoch(self, sid: str) -> int:
-        """The session's fencing token (last epoch granted)."""
-        return _int(await self.redis.get(self._keys(sid).epoch))
-
-    async def waiters(self, sid: str) -> list[str]:
-        """Tokens queued for the lease, head first (for tests/ops)."""
-        raw = await self.redis.lrange(self._keys(sid).waiters, 0, -1)
-        return [t.decode() if isinstance(t, bytes) else str(t) for t in raw]
-
     # -- the log -----------------------------------------------------------------------------
 
     async def append_events(self, sid: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ class RegistryMetrics(Protocol):
 
 
 class Lease:
-    """The lease a turn runs under; ``lost`` turns True when a renewal finds it gone."""
+    """The lease a turn runs under; `check()` raises once a renewal has found it gone."""
 
     def __init__(self, sid: str, token: str, epoch: int, ticket: int) -> None:
         self.sid = sid
@@ -60,10 +60,6 @@ class Lease:
         self.epoch = epoch
         self.ticket = ticket  # arrival order of this call's first acquire (0 if unknown)
         self._lost = False
-
-    @property
-    def lost(self) -> bool:
-        return self._lost
 
     def check(self) -> None:
         """Raise `LeaseLost` if the lease is known to be gone (call between long steps)."""

@@ -13,7 +13,6 @@ from tpr_ws.conversation import Conversation
 from tpr_ws.downloads import Downloads
 from tpr_ws.fanout import Fanout
 from tpr_ws.metrics import Metrics
-from tpr_ws.pool import ParsePool
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Registry
 
@@ -26,6 +25,5 @@ ANALYSES = web.AppKey("analyses", AnalysisStore)
 DOWNLOADS = web.AppKey("downloads", Downloads)
 FANOUT = web.AppKey("fanout", Fanout)
 METRICS = web.AppKey("metrics", Metrics)
-PARSE_POOL = web.AppKey("parse_pool", ParsePool)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 WORKER_ID = web.AppKey("worker_id", str)
