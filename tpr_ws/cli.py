@@ -91,7 +91,8 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
         import uvloop
     except ImportError:
         return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()  # typed where uvloop is absent
+    return loop
 
 
 def worker(args: argparse.Namespace) -> int:
