@@ -5,8 +5,10 @@ consecutive connections of one page land on different workers, as behind a plain
 with no sticky sessions. It runs its own event loop in a thread so sync tests can drive it.
 
 It can also play a poor link: `throttle(bits_per_s)` limits what clients send (an uplink of
-~250 kbit/s, shared by every connection, as one laptop's), and `cut()` drops every open
-connection at once (a Wi-Fi drop: the page's socket and its HTTP requests alike).
+~250 kbit/s, shared by every connection, as one laptop's), `cut()` drops every open
+connection at once (a Wi-Fi drop: the page's socket and its HTTP requests alike), and
+`freeze()` makes every open connection go silent without closing (a laptop that slept: its
+old connections are dead but nobody said so); new connections work.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _CHUNK = 64 * 1024
 _THROTTLED_CHUNK = 2048
@@ -52,6 +54,8 @@ class RoundRobinProxy:
         self.routed: list[tuple[str, int]] = []  # the backend each connection went to
         self.uplink = _Uplink()
         self.cuts = 0
+        self._generation = 0  # connections accepted before a freeze() stay silent
+        self._frozen_below = 0
 
     # -- control (from the test's thread) ------------------------------------------------------
     def start(self) -> int:
@@ -101,6 +105,15 @@ class RoundRobinProxy:
                 task.cancel()
 
         self._loop.call_soon_threadsafe(drop)
+
+    def freeze(self) -> None:
+        """Every open connection stops carrying bytes (both ways) and is never closed."""
+
+        def stop() -> None:
+            self._generation += 1
+            self._frozen_below = self._generation
+
+        self._loop.call_soon_threadsafe(stop)
 
     def stop(self) -> None:
         if self._thread is None:
@@ -156,9 +169,14 @@ class RoundRobinProxy:
                 await writer.wait_closed()
             return
         up_reader, up_writer = up
+        generation = self._generation
+
+        def alive() -> bool:
+            return generation >= self._frozen_below
+
         pipes = [
-            asyncio.create_task(self._pipe(reader, up_writer, self.uplink)),
-            asyncio.create_task(self._pipe(up_reader, writer)),
+            asyncio.create_task(self._pipe(reader, up_writer, alive, self.uplink)),
+            asyncio.create_task(self._pipe(up_reader, writer, alive)),
         ]
         try:
             # When either side finishes, the connection is over: close both ends.
@@ -177,12 +195,17 @@ class RoundRobinProxy:
 
     @staticmethod
     async def _pipe(
-        src: asyncio.StreamReader, dst: asyncio.StreamWriter, uplink: _Uplink | None = None
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        alive: Callable[[], bool],
+        uplink: _Uplink | None = None,
     ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while True:
                 size = _THROTTLED_CHUNK if uplink is not None and uplink.bytes_per_s else _CHUNK
                 data = await src.read(size)
+                if not alive():
+                    await asyncio.Future()  # frozen: silent until cancelled
                 if not data:
                     break
                 if uplink is not None:

@@ -117,6 +117,16 @@ def test_results_on_a_desktop(new_page: Any, stack: Any, screenshot: Any) -> Non
         ".map(e => (e.title || '') + (e.getAttribute('aria-label') || '')).join(' ')"
     )
     assert worker not in shown and str(worker.rsplit(":", 1)[-1]) not in shown
+
+    # The results' own "Start over" choice asks first too, and says nothing when kept.
+    before = bubbles(page)
+    choose(page, "Start over")
+    dialog = page.get_by_role("dialog", name="Start over?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Keep working").click()
+    expect(dialog).to_be_hidden()
+    expect_no_pending(page)
+    assert bubbles(page) == before
     assert_no_page_errors(probe)
 
 

@@ -77,26 +77,34 @@ def test_phone_width_keyboard_only_workflow(new_page: Any, stack: Any, screensho
         last_row_tpr.inner_text().rstrip("%")
     )
 
-    # The options are buttons in the tab order: reach "Start over" and press Enter.
+    # The options are buttons in the tab order: reach "Start over" and press Enter; it asks
+    # first (the focus starts on "Keep working"), Tab then Enter confirms.
     tab_to(page, '.options:not(.stale) button.option[data-value="restart"]', key="Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Start over?")).to_be_visible()
+    page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     wait_stage(page, "awaiting_upload")
     expect_no_pending(page)
     expect(page.locator("#file-info")).to_be_hidden()
 
     # Choices by Enter alone: the focus moves on to each new question's first choice.
-    focused = "document.activeElement && document.activeElement.textContent"
-    page.wait_for_function(f"({focused} || '').includes('Choose a file')")
+    # (The body's text holds every label: a focus lost to the body must not count.)
+    focused = (
+        "document.activeElement && document.activeElement !== document.body"
+        " && document.activeElement.textContent"
+    )
+    page.wait_for_function(f"() => ({focused} || '').includes('Choose a file')")
     page.keyboard.press("Tab")  # from "Choose a file…" to "Use the sample data"
     page.keyboard.press("Enter")
     wait_stage(page, "select_state")
-    page.wait_for_function(f"({focused} || '').includes('Adamawa')")
+    page.wait_for_function(f"() => ({focused} || '').includes('Adamawa')")
     page.keyboard.press("Enter")
     wait_stage(page, "select_facility_level")
-    page.wait_for_function(f"({focused} || '').includes('Primary')")
+    page.wait_for_function(f"() => ({focused} || '').includes('Primary')")
     page.keyboard.press("Enter")
     wait_stage(page, "select_age_group")
-    page.wait_for_function(f"({focused} || '').includes('Under 5')")
+    page.wait_for_function(f"() => ({focused} || '').includes('Under 5')")
     page.keyboard.press("Enter")
     wait_stage(page, "results")
     expect_no_pending(page)

@@ -119,3 +119,94 @@ def test_throttled_upload_survives_two_cuts_and_a_reload(
     assert_clean_log(page)
     assert page.evaluate("localStorage.getItem('tpr_ws.upload.v1')") is None
     assert_no_page_errors(probe)
+
+
+def test_an_upload_frozen_by_a_sleep_goes_on_by_itself(
+    new_page: Any, stack: Any, screenshot: Any, tmp_path: Path
+) -> None:
+    made = generate("A", "state", seed=12, fmt="csv")
+    wire = len(gzip.compress(made.data))
+    page, probe = new_page()
+    # A short stall limit and heartbeat, so the test need not wait out the defaults (20 s, 25 s).
+    page.context.add_init_script(
+        f"window.tprConfig = {{ chunkBytes: {CHUNK}, stallMs: 1500, pingEveryMs: 500,"
+        " deadAfterMs: 2000 };"
+    )
+    open_app(page, stack.url)
+    wait_stage(page, "awaiting_upload")
+    stack.proxy.throttle(UPLINK_BITS)
+    before = stack.proxy.uplink.sent
+    try:
+        page.set_input_files(
+            "#file-input",
+            files=[{"name": made.file_name, "mimeType": "text/csv", "buffer": made.data}],
+        )
+        wait_sent(page, wire // 4)
+        # The laptop sleeps: every open connection is silently dead when it wakes up.
+        stack.proxy.freeze()
+        at = sent(page)
+        expect(page.locator(CARD)).to_have_attribute("data-waiting", "true")
+        screenshot(page, "23_resumable_upload_after_a_sleep")
+        wait_sent(page, at + 1)
+        wait_stage(page, "select_facility_level", timeout=120_000)
+    finally:
+        stack.proxy.throttle(0)
+        stack.proxy.cut()  # the frozen connections
+    assert stack.proxy.uplink.sent - before < wire * 1.5
+    expect(page.locator("#log .msg.user").last).to_contain_text(f"Uploaded {made.file_name}")
+    wait_synced(page)
+    assert_clean_log(page)
+    assert_no_page_errors(probe)
+
+
+def test_after_a_reload_an_upload_the_server_holds_whole_is_finished_without_the_file(
+    new_page: Any, stack: Any
+) -> None:
+    import json
+    import urllib.request
+
+    import redis
+
+    from tpr_ws.registry.keys import KeySpace
+
+    page, probe = new_page()
+    open_app(page, stack.url)
+    wait_stage(page, "awaiting_upload")
+    session = json.loads(page.evaluate("localStorage.getItem('tpr_ws.session.v1')"))
+    data = generate("A", "tiny", seed=3, fmt="csv").data
+    auth = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {session['token']}"}
+
+    def call(method: str, url: str, body: bytes = b"", **headers: str) -> Any:
+        request = urllib.request.Request(
+            stack.url + url, data=body or None, method=method, headers={**auth, **headers}
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r
+
+    made = call(
+        "POST", f"/api/sessions/{session['session_id']}/files",
+        **{"Upload-Length": str(len(data)), "Idempotency-Key": "sent-whole-1"},
+    )  # fmt: skip
+    location = made.headers["Location"]
+    call("PATCH", location, data[:-1], **{"Upload-Offset": "0",
+         "Content-Type": "application/offset+octet-stream"})  # fmt: skip
+    # The last byte arrived but the worker finishing it died before it could (set up through
+    # the key space: the page's own HTTP requests would finish the upload).
+    keys = KeySpace().session(session["session_id"]).upload("sent-whole-1")
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        client.append(keys.data, data[-1:])
+    finally:
+        client.close()
+    record = {
+        "session_id": session["session_id"], "key": "sent-whole-1", "url": location,
+        "name": "whole.csv", "size": len(data), "last_modified": 1, "length": len(data),
+        "sha256": "", "encoding": "identity",
+    }  # fmt: skip
+    page.evaluate(f"localStorage.setItem('tpr_ws.upload.v1', {json.dumps(json.dumps(record))})")
+    page.reload()
+    wait_stage(page, "select_state")  # finished without asking for the file again
+    assert page.locator("#outbox .upload-card.resume").count() == 0
+    expect(page.locator("#log .msg.user").last).to_contain_text("Uploaded upload")
+    assert page.evaluate("localStorage.getItem('tpr_ws.upload.v1')") is None
+    assert_no_page_errors(probe)

@@ -55,7 +55,11 @@ const steps = new StageSteps($("steps"));
 const chat = new ChatView({
   log: dom.log,
   outbox: dom.outbox,
-  onOption: (opt) => say(String(opt.value ?? opt.label ?? ""), opt.label ? String(opt.label) : null),
+  onOption: (opt) => {
+    // The "Start over" choice asks first, like the header's button.
+    if (opt.value === "restart") { askStartOver(); return; }
+    say(String(opt.value ?? opt.label ?? ""), opt.label ? String(opt.label) : null);
+  },
   results: {
     table: (url) => fetchResult(app.session, url),
     links: (key) => downloadLinks(app.session, key),
@@ -206,6 +210,14 @@ function caughtUp() {
   app.catchUpTo = null;
   document.body.dataset.synced = "true";
   flushOutbox();
+  if (app.refocus) {
+    // After "Start over" the focus (on the gone dialog's opener) is lost: it goes to the upload.
+    app.refocus = false;
+    if (document.activeElement === document.body || !document.activeElement) {
+      const next = [...document.querySelectorAll("#upload-panel:not([hidden]) button")].find((b) => b.offsetParent !== null);
+      (next || dom.input).focus({ preventScroll: true });
+    }
+  }
   if (!app.resumeChecked && app.session) {
     // An upload interrupted by a reload: its file must be chosen again (the page lost it).
     app.resumeChecked = true;
@@ -358,13 +370,14 @@ dom.form.addEventListener("submit", (e) => {
   dom.input.focus();
 });
 // "Start over" asks first, then starts a new session: nothing is said in the user's name.
-dom.restart.addEventListener("click", () => {
+function askStartOver() {
   dom.confirmRestart.returnValue = "";
   if (typeof dom.confirmRestart.showModal === "function") dom.confirmRestart.showModal();
   else if (window.confirm("Start over? The conversation and the loaded file are cleared on this page.")) freshSession(null);
-});
+}
+dom.restart.addEventListener("click", askStartOver);
 dom.confirmRestart.addEventListener("close", () => {
-  if (dom.confirmRestart.returnValue === "confirm") freshSession(null);
+  if (dom.confirmRestart.returnValue === "confirm") { app.refocus = true; freshSession(null); }
 });
 dom.retryNow.addEventListener("click", () => conn.reconnectNow());
 document.querySelector(".skip-link").addEventListener("click", (e) => { e.preventDefault(); dom.input.focus(); });

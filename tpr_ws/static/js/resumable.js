@@ -63,6 +63,17 @@ export function clearRecord(key) {
   } catch { /* ignore */ }
 }
 
+/** How far the server is with a remembered upload: {offset, state} or null if it is gone. */
+export async function probeRecord(session, record) {
+  try {
+    const res = await request("HEAD", record.url, { session });
+    if (res.status !== 200) return null;
+    return { offset: Number(res.header("Upload-Offset")), state: res.header("Tpr-Upload-State") || "receiving" };
+  } catch {
+    return { offset: -1, state: "unknown" }; // no network now: ask for the file as usual
+  }
+}
+
 /** Why `file` is not the one an interrupted upload was sending, or "" when it is. */
 export function sameFileProblem(record, file) {
   if (file.name !== record.name) return `That is "${file.name}"; the upload was "${record.name}".`;
@@ -139,6 +150,7 @@ export class ResumableUpload {
   }
 
   async run() {
+    if (!this.file) return this.finishOnly();
     try {
       this.events.progress(0, this.file.size, "preparing");
       const { body, encoding, sha256 } = await encodeFile(this.file);
@@ -155,6 +167,13 @@ export class ResumableUpload {
     } finally {
       window.removeEventListener("online", this.onOnline);
     }
+  }
+
+  /** After a reload, when the server has every byte: finish (or wait) without the file. */
+  async finishOnly() {
+    this.body = { size: this.record.length, slice: () => new Blob([]) };
+    this.encoding = this.record.encoding;
+    try { return await this.loop(); } finally { window.removeEventListener("online", this.onOnline); }
   }
 
   async loop() {

@@ -2,7 +2,7 @@
 // the file again to resume after a reload, "use the sample data".
 
 import { h, clear, fmtBytes, uuid } from "./dom.js";
-import { ResumableUpload, clearRecord, sameFileProblem } from "./resumable.js";
+import { ResumableUpload, clearRecord, probeRecord, sameFileProblem } from "./resumable.js";
 
 const ACCEPTED = /\.(xlsx|xls|csv)$/i;
 
@@ -78,9 +78,18 @@ export class UploadPanel {
     this.start(file, record.record.key, record.record);
   }
 
-  /** After a reload: an upload was interrupted; ask for its file again (the page lost it). */
-  resume(record) {
+  /**
+   * After a reload: an upload was interrupted. If the server has every byte it is finished
+   * without the file; otherwise the file is asked for again (the page lost it).
+   */
+  async resume(record) {
     if (this.ctx.isCommitted && this.ctx.isCommitted(record.key)) { clearRecord(record.key); return; }
+    const where = await probeRecord(this.ctx.session(), record);
+    if (!where) { clearRecord(record.key); return; } // expired or gone: nothing to resume
+    if (where.state !== "receiving" && where.state !== "unknown" || where.offset >= record.length) {
+      this.start(null, record.key, record);
+      return;
+    }
     if (this.pending) this.pending.card.remove();
     const note = h("p", { class: "upload-note", role: "status" },
       `Sending "${record.name}" was interrupted when the page closed. Choose the same file again to continue where it stopped.`);
@@ -94,17 +103,19 @@ export class UploadPanel {
   }
 
   async start(file, key = uuid(), record = null) {
-    const parts = this.newCard(file, key);
-    if (!ACCEPTED.test(file.name)) {
+    // Without a file (after a reload, the server has every byte), the record stands for it.
+    const shown = file || { name: record.name, size: record.size };
+    const parts = this.newCard(shown, key);
+    if (file && !ACCEPTED.test(file.name)) {
       this.fail(parts, file, key, { code: "bad_type", message: `"${file.name}" is not an Excel or CSV file. Choose a .xlsx, .xls or .csv export from DHIS2.`, problems: [] }, false);
       return;
     }
-    parts.label.textContent = `Preparing ${fmtBytes(file.size)}…`;
+    parts.label.textContent = file ? `Preparing ${fmtBytes(file.size)}…` : "Sent; the server is reading it…";
     parts.card.scrollIntoView({ block: "nearest" });
     const upload = new ResumableUpload({
       session: this.ctx.session(), file, key, record,
       events: {
-        progress: (sent, total, phase) => this.showProgress(parts, file, upload, sent, total, phase),
+        progress: (sent, total, phase) => this.showProgress(parts, shown, upload, sent, total, phase),
         state: (text) => { parts.note.textContent = text || ""; parts.card.dataset.waiting = text ? "true" : "false"; },
       },
     });
@@ -115,10 +126,10 @@ export class UploadPanel {
       if (!this.ctx.isCommitted || !this.ctx.isCommitted(key)) parts.label.textContent = "Sent; the server is reading it…";
       parts.card.remove();
       if (this.card === parts.card) this.card = null;
-      this.ctx.onAccepted(file);
+      this.ctx.onAccepted(shown);
     } catch (err) {
       if (err.status === 401 || err.status === 404) { parts.card.remove(); this.ctx.onSessionGone(); return; }
-      this.fail(parts, file, key, err, err.status === 0 || err.status >= 500);
+      this.fail(parts, shown, key, err, file != null && (err.status === 0 || err.status >= 500));
     } finally {
       if (this.active === upload) this.active = null;
     }
