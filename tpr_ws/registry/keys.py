@@ -10,6 +10,8 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
     tpr:{sid}:state        the checkpoint (opaque bytes)
     tpr:{sid}:msgs         hash: committed message id -> {"first_seq","last_seq","result"}
     tpr:{sid}:msgs:order   list of those ids, oldest first (the hash keeps the newest N)
+    tpr:{sid}:msg:<id>     the previous release's record of one id (same JSON, 24 h): only
+                           read, so a resend across a rolling deploy is still recognised
     tpr:{sid}:waiters      FIFO list of tokens waiting for the lease
     tpr:{sid}:arrivals     counter: the order in which first acquires reached Redis
     tpr:{sid}:log          stream of events, ids ``<seq>-0``, trimmed by events and bytes
@@ -60,6 +62,10 @@ class SessionKeys:
     messages: bytes
     message_order: bytes
     uploads: bytes
+
+    def legacy_message(self, message_id: str) -> bytes:
+        """The previous release's per-id record of ``message_id`` (read-only fallback)."""
+        return self.messages[: -len(b"msgs")] + b"msg:" + message_id.encode()
 
     def upload(self, upload_id: str) -> UploadKeys:
         """The keys of one resumable upload of this session."""

@@ -106,7 +106,7 @@ end
 
 # Acquire + load.
 # KEYS[1] lease    KEYS[2] epoch   KEYS[3] state   KEYS[4] message records (hash)
-# KEYS[5] waiters  KEYS[6] arrivals counter
+# KEYS[5] waiters  KEYS[6] arrivals counter  KEYS[7] the id's legacy record (read only)
 # ARGV[1] caller token  ARGV[2] lease TTL ms
 # ARGV[3] '1' on the caller's first acquire (a fresh token: counts an arrival), else '0'
 # ARGV[4] message id
@@ -115,7 +115,7 @@ ACQUIRE = (
     _HAND_OVER
     + """
 local token = ARGV[1]
-local rec = redis.call('HGET', KEYS[4], ARGV[4])
+local rec = redis.call('HGET', KEYS[4], ARGV[4]) or redis.call('GET', KEYS[7])
 local cur = redis.call('GET', KEYS[1])
 if rec then
   -- Committed before: answer with the record and give back whatever we held or queued for.
@@ -181,6 +181,7 @@ return 0
 # Commit + release, fenced.
 # KEYS[1] lease  KEYS[2] epoch  KEYS[3] state  KEYS[4] message records (hash)  KEYS[5] waiters
 # KEYS[6] log stream  KEYS[7] seq counter  KEYS[8] log bytes counter  KEYS[9] record order
+# KEYS[10] the id's legacy record (read only: a previous release's `msg:<id>` key)
 # ARGV[1] token  ARGV[2] epoch  ARGV[3] new state  ARGV[4] result (JSON object)
 # ARGV[5] lease TTL ms (for a hand-over)  ARGV[6] message id
 # ARGV[7..] events (JSON objects, no "seq")
@@ -194,7 +195,7 @@ COMMIT = (
     + _APPEND
     + """
 local token = ARGV[1]
-local rec = redis.call('HGET', KEYS[4], ARGV[6])
+local rec = redis.call('HGET', KEYS[4], ARGV[6]) or redis.call('GET', KEYS[10])
 if rec then
   -- Already committed (a resent id, or our own commit retried after a dropped reply).
   if redis.call('GET', KEYS[1]) == token then

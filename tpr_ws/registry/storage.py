@@ -243,6 +243,7 @@ class Storage:
                 k.messages,
                 k.waiters,
                 k.arrivals,
+                k.legacy_message(message_id),
             ],
             args=[token, ttl_ms, "1" if first else "0", message_id],
         )
@@ -312,6 +313,7 @@ class Storage:
                 k.seq,
                 k.log_bytes,
                 k.message_order,
+                k.legacy_message(message_id),
             ],
             args=[
                 token,
@@ -338,8 +340,12 @@ class Storage:
         return bool(reply)
 
     async def message_record(self, sid: str, message_id: str) -> MessageRecord | None:
-        """What a committed message id answers (None if it was never committed)."""
-        raw = await self.redis.hget(self._keys(sid).messages, message_id)
+        """What a committed message id answers (None if it was never committed), also from
+        a previous release's per-id record (a rolling deploy)."""
+        k = self._keys(sid)
+        raw = await self.redis.hget(k.messages, message_id)
+        if raw is None:
+            raw = await self.redis.get(k.legacy_message(message_id))
         return _record(raw) if raw is not None else None
 
     # -- the log -----------------------------------------------------------------------------
