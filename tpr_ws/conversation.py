@@ -29,8 +29,8 @@ from tpr_ws.actors.state import dump_state, load_state
 from tpr_ws.actors.workflow import step
 from tpr_ws.analyses import AnalysisStore
 from tpr_ws.datasets import DatasetStore
-from tpr_ws.domain import outputs
 from tpr_ws.domain.blob import dataset_key
+from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.errors import UploadRejected
@@ -119,7 +119,7 @@ class Conversation:
         if known is not None:
             return known  # a resent upload: its events, progress included, are in the log
         size_mb = len(data) / 1_048_576
-        label = f"Uploaded **{outputs.md_escape(file_name)}** ({size_mb:.1f} MB)"
+        label = f"Uploaded **{md_escape(file_name)}** ({size_mb:.1f} MB)"
 
         async def progress(phase: str, message: str, fraction: float | None) -> None:
             data = {"progress": {"upload_id": upload_id, "phase": phase, "fraction": fraction,
@@ -154,7 +154,7 @@ class Conversation:
         known = await self._registry.recorded(sid, message_id)
         if known is not None:
             return known
-        label = f"Uploaded **{outputs.md_escape(file_name)}** ({size / 1_048_576:.1f} MB)"
+        label = f"Uploaded **{md_escape(file_name)}** ({size / 1_048_576:.1f} MB)"
         message = "The file could not be used."
         data = {"progress": {"upload_id": upload_id, "phase": "failed", "fraction": None,
                              "message": message}}  # fmt: skip

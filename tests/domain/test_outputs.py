@@ -13,8 +13,8 @@ import pytest
 
 from tests.domain.tidy_rows import tidy
 from tpr_ws.domain import schema
+from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.outputs import (
-    md_escape,
     output_filename,
     ward_table_csv,
     ward_table_xlsx,

@@ -18,7 +18,8 @@ import pytest
 from tests.domain.tidy_rows import tidy
 from tpr_ws.domain import outputs
 from tpr_ws.domain.analysis import RULE_VERSION, decode_result, encode_result, result_key
-from tpr_ws.domain.report import Audit, md_text, report_facts, report_markdown, rows_used
+from tpr_ws.domain.markdown import md_escape
+from tpr_ws.domain.report import Audit, report_facts, report_markdown, rows_used
 from tpr_ws.domain.report_html import report_html
 from tpr_ws.domain.report_xlsx import analysis_xlsx
 from tpr_ws.domain.tpr import TprResult, compute_tpr
@@ -115,8 +116,8 @@ def test_markdown_report_says_the_same_with_names_made_inert() -> None:
     top = lines[lines.index("| # | LGA | Ward | TPR | Tested | Positive |") :][:5]
     assert [len(re.findall(r"(?<!\\)\|", line)) for line in top] == [7] * 5  # cells stay put
     for label, value in facts.audit:
-        assert f"- {label}: {md_text(value)}" in text
-    assert md_text("Lamurde  Ward (Lamurde)") == "Lamurde Ward (Lamurde)"  # names read unchanged
+        assert f"- {label}: {md_escape(value)}" in text
+    assert md_escape("Lamurde  Ward (Lamurde)") == "Lamurde Ward (Lamurde)"  # names read unchanged
 
 
 def test_workbook_has_the_ward_table_and_a_summary_sheet_and_stable_bytes() -> None:

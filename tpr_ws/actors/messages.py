@@ -6,15 +6,14 @@ goes through `md()` before it is interpolated, so it cannot open HTML, a table c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from tpr_ws.domain import figures
+from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.schema import AGE_LABELS, AgeGroup, FacilityLevel
 
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]<>#+!|~&])")
 LEVELS: Final = tuple(lv.value for lv in FacilityLevel)
 AGES: Final = tuple(a.value for a in AgeGroup)
 LEVEL_LABELS: Final = {"Primary": "Primary", "Secondary": "Secondary", "Tertiary": "Tertiary",
@@ -32,9 +31,7 @@ class Option:
     detail: str = ""
 
 
-def md(value: object) -> str:
-    """Escape text for Markdown (and so for any HTML the Markdown could produce)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+md = md_escape  # every name from a file goes through it (short: it is everywhere here)
 
 
 def code(value: object) -> str:

@@ -25,7 +25,6 @@ _COUNT_COLUMNS: Final = (
     "Microscopy_Positive", "Facilities", "Reporting_Rows", "Excluded_Rows",
 )  # fmt: skip
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9-]+")
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 # A spreadsheet reads a CSV cell starting with one of these as a formula (OWASP: CSV injection).
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -110,10 +109,3 @@ def _cell(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def md_escape(value: object) -> str:
-    """A data value made inert in Markdown and HTML: table pipes, emphasis, links and tags."""
-    text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)

@@ -6,16 +6,15 @@ Facts are plain text (nothing escaped): each renderer escapes for its own format
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from tpr_ws.domain import figures
+from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.tpr import TprResult
 
 LEVEL_NAMES: Final = {"All": "All levels"}
-_MD_ACTIVE: Final = re.compile(r"([\\`*_\[\]<>|#])")
 
 
 @dataclass(frozen=True)
@@ -154,15 +153,9 @@ def rows_used(result: TprResult) -> int:
     return int(q.get("reporting_rows") or 0) + int(q.get("rows_without_data") or 0)
 
 
-def md_text(value: object) -> str:
-    """File-derived text made inert in Markdown (no tags, links, emphasis or table cells),
-    on one line; ordinary names read unchanged."""
-    return _MD_ACTIVE.sub(r"\\\1", " ".join(str(value).split()))
-
-
 def report_markdown(facts: ReportFacts) -> str:
     """The report as Markdown text (every file-derived name escaped)."""
-    e = md_text
+    e = md_escape
     lines = [f"# Malaria test positivity rate: {e(facts.state)}", "", e(facts.subtitle), ""]
     lines += [f"**State TPR: {facts.headline}** ({facts.headline_detail})", ""]
     lines += ["## Parameters", "", *(f"- {k}: {e(v)}" for k, v in facts.parameters), ""]

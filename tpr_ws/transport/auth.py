@@ -20,6 +20,7 @@ import time
 from aiohttp import web
 
 from tpr_ws.errors import ErrorCode, NotFound, Unauthorized
+from tpr_ws.registry.storage import Storage
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
@@ -36,7 +37,28 @@ def token_for(secret: bytes, sid: str) -> str:
 
 def check_session_id(sid: str) -> str:
     if not _SESSION_ID.match(sid):
-        raise NotFound("No such session.", code=ErrorCode.UNKNOWN_SESSION)
+        raise unknown_session()
+    return sid
+
+
+def unknown_session() -> NotFound:
+    """The one answer to a session that does not exist (never created, or expired)."""
+    return NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
+
+
+async def existing_session(storage: Storage, sid: str) -> int:
+    """The session's last sequence number; `unknown_session()` if it has none (a session's
+    log starts with its welcome, and expires with its state)."""
+    last = await storage.last_seq(sid)
+    if last == 0:
+        raise unknown_session()
+    return last
+
+
+def owned_session(request: web.Request, secret: bytes) -> str:
+    """The URL's session id, if the request's Bearer token owns it."""
+    sid = check_session_id(request.match_info["sid"])
+    verify(secret, sid, request_token(request))
     return sid
 
 

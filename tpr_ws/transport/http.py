@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from tpr_ws.errors import ClientError, ErrorCode, NotFound, ProtocolError, ServerError, TooLarge
+from tpr_ws.errors import ClientError, ErrorCode, ProtocolError, ServerError, TooLarge
 from tpr_ws.transport import auth
 from tpr_ws.transport.keys import CONVERSATION, METRICS, SETTINGS, STORAGE
 from tpr_ws.transport.origin import check_origin
@@ -85,12 +85,6 @@ async def access_log_middleware(request: web.Request, handler: Any) -> web.Strea
         access_log.info("%s %s %s %.1fms", request.method, request.path, status, ms)
 
 
-def _session(request: web.Request) -> str:
-    sid = auth.check_session_id(request.match_info["sid"])
-    auth.verify(request.app[SETTINGS].secret, sid, auth.request_token(request))
-    return sid
-
-
 async def create_session(request: web.Request) -> web.Response:
     check_origin(request)
     sid = auth.new_session_id()
@@ -128,10 +122,8 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[str, bytes]:
 
 async def upload(request: web.Request) -> web.Response:
     check_origin(request)
-    sid = _session(request)
-    storage = request.app[STORAGE]
-    if await storage.last_seq(sid) == 0:
-        raise NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
+    sid = auth.owned_session(request, request.app[SETTINGS].secret)
+    await auth.existing_session(request.app[STORAGE], sid)
     key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
     if not _IDEMPOTENCY_KEY.match(key):
         raise ProtocolError(

@@ -40,15 +40,13 @@ def _key(request: web.Request) -> str:
 async def _state(request: web.Request, sid: str) -> bytes:
     state = await request.app[STORAGE].load_state(sid)
     if state is None:
-        raise NotFound("No such session.", code=ErrorCode.UNKNOWN_SESSION)
+        raise auth.unknown_session()
     return state
 
 
 def _owner(request: web.Request) -> str:
     """The session of the URL, if the request's Bearer token owns it."""
-    sid = auth.check_session_id(request.match_info["sid"])
-    auth.verify(request.app[SETTINGS].secret, sid, auth.request_token(request))
-    return sid
+    return auth.owned_session(request, request.app[SETTINGS].secret)
 
 
 async def result_object(request: web.Request) -> web.StreamResponse:

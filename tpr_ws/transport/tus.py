@@ -78,10 +78,8 @@ async def _session(request: web.Request, *, state_changing: bool = True) -> str:
         check_origin(request)
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         raise PreconditionFailed(f"Send Tus-Resumable: {TUS_VERSION}.", code=ErrorCode.TUS_VERSION)
-    sid = auth.check_session_id(request.match_info["sid"])
-    auth.verify(request.app[SETTINGS].secret, sid, auth.request_token(request))
-    if await request.app[STORAGE].last_seq(sid) == 0:
-        raise NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
+    sid = auth.owned_session(request, request.app[SETTINGS].secret)
+    await auth.existing_session(request.app[STORAGE], sid)
     return sid
 
 

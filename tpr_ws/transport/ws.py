@@ -22,7 +22,6 @@ from tpr_ws.errors import (
     CLOSE_CODES,
     ClientError,
     ErrorCode,
-    NotFound,
     ProtocolError,
     RateLimited,
     ServerError,
@@ -176,9 +175,7 @@ class Connection:
             raise ProtocolError("hello needs session_id (string) and last_seq (integer >= 0).")
         auth.check_session_id(sid)
         auth.verify(self.settings.secret, sid, token if isinstance(token, str) else None)
-        current = await self.storage.last_seq(sid)
-        if current == 0:
-            raise NotFound("No such session; start a new one.", code=ErrorCode.UNKNOWN_SESSION)
+        current = await auth.existing_session(self.storage, sid)
         # Subscribe before reading the log, so nothing committed in between is missed.
         self.sid = sid
         self._events_in_ack = frame.get("protocol") == PROTOCOL_EVENTS_IN_ACK
