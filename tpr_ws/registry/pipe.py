@@ -1,7 +1,7 @@
 """A lean Redis connection for the registry's hot path: every caller shares one socket.
 
-Commands are packed by hiredis and written at once; replies (RESP2) are parsed by hiredis and
-matched to callers in order. No pool checkout, no health check, no per-call timer: a watchdog
+Commands are packed by hiredis and those of one loop iteration written together (one system
+call); replies (RESP2) are parsed by hiredis and matched to callers in order. No pool checkout, no health check, no per-call timer: a watchdog
 armed while commands are outstanding fails them all (and drops the socket) once the oldest has
 waited `timeout_s`, so a hung server (SIGSTOP) gives a quick, retryable error. The next call
 connects again. Blocking commands (BLPOP, WAIT) must not go through it: they would hold up
@@ -33,6 +33,7 @@ class _Protocol(asyncio.Protocol):
         self.waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.outgoing: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -48,6 +49,12 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(_reply_error(reply))
             else:
                 fut.set_result(reply)
+
+    def flush(self) -> None:
+        """Write every command queued since the last flush."""
+        if self.outgoing and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(self.outgoing))
+        self.outgoing.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.fail(ConnectionError(f"Redis connection lost: {exc or 'closed by the server'}"))
@@ -85,8 +92,11 @@ class Pipe:
     def _send(self, proto: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        assert proto.transport is not None
-        proto.transport.write(hiredis.pack_command(args))
+        # Commands issued in the same loop iteration leave in one write (one system call,
+        # and one wake-up of the server) at the end of it.
+        if not proto.outgoing:
+            loop.call_soon(proto.flush)
+        proto.outgoing.append(hiredis.pack_command(args))
         proto.waiting.append((fut, loop.time()))
         if self._watchdog is None:
             self._watchdog = loop.call_at(loop.time() + self.timeout_s, self._check, proto)
