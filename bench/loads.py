@@ -8,6 +8,7 @@ sender has its ack and the turn's bot reply (inside the ack, or as an event fram
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -216,19 +217,24 @@ async def storm(base: str, n: int, marks: Marks) -> Outcome:
         async def one(sid: str, token: str, t0: float) -> None:
             try:
                 sock = await Socket.open(http, base, sid, token, 1)
-            except (TimeoutError, OSError, aiohttp.ClientError):
+            except (TimeoutError, OSError, aiohttp.ClientError) as exc:
                 out.errors += 1
+                why[type(exc).__name__] += 1
                 return
             socks.append(sock)
             if sock.errors:
                 out.errors += 1
+                why["error frame"] += 1
                 return
             out.latencies.append(time.perf_counter() - t0)
             out.done += 1
 
+        why: collections.Counter[str] = collections.Counter()
         marks[0]()
         t0 = time.perf_counter()
         await asyncio.gather(*(one(s, t, t0) for s, t in sessions))
+        if why:
+            print(f"  ({base}: {n} sockets, errors by kind: {dict(why)})", flush=True)
         out.seconds = time.perf_counter() - t0
         marks[1]()
         out.lost = n - out.done - out.errors

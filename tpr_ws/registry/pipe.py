@@ -1,11 +1,11 @@
 """A lean Redis connection for the registry's hot path: every caller shares one socket.
 
 Commands are packed by hiredis and those of one loop iteration written together (one system
-call); replies (RESP2) are parsed by hiredis and matched to callers in order. No pool checkout, no health check, no per-call timer: a watchdog
-armed while commands are outstanding fails them all (and drops the socket) once the oldest has
-waited `timeout_s`, so a hung server (SIGSTOP) gives a quick, retryable error. The next call
-connects again. Blocking commands (BLPOP, WAIT) must not go through it: they would hold up
-every other caller.
+call); replies (RESP2) are parsed by hiredis and matched to callers in order. No pool checkout,
+no health check, no per-call timer: a watchdog armed while commands are outstanding fails them
+all (and drops the socket) once the oldest has waited `timeout_s` while nothing came back, so a
+hung server (SIGSTOP) gives a quick, retryable error. The next call connects again. Blocking
+commands (BLPOP, WAIT) must not go through it: they would hold up every other caller.
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.outgoing: list[bytes] = []
+        self.received_at = float("-inf")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        self.received_at = asyncio.get_running_loop().time()
         self.reader.feed(data)
         while (reply := self.reader.gets()) is not False:
             fut, _ = self.waiting.popleft()
@@ -109,10 +111,15 @@ class Pipe:
             return
         loop = asyncio.get_running_loop()
         oldest = proto.waiting[0][1]
-        if loop.time() - oldest >= self.timeout_s:
+        if loop.time() - oldest < self.timeout_s:
+            self._watchdog = loop.call_at(oldest + self.timeout_s, self._check, proto)
+        elif proto.received_at >= oldest:
+            # Replies are flowing: the wait is this busy loop's own backlog, not a hung
+            # server. Look again once the loop has read what is waiting.
+            proto.received_at = float("-inf")
+            self._watchdog = loop.call_later(self.timeout_s / 10, self._check, proto)
+        else:
             proto.fail(RedisTimeoutError(f"Redis did not answer within {self.timeout_s} s"))
-            return
-        self._watchdog = loop.call_at(oldest + self.timeout_s, self._check, proto)
 
     async def _connect(self) -> _Protocol:
         # One connection attempt at a time; concurrent callers wait for the same one.

@@ -84,7 +84,9 @@ class Subscriber:
         if self._proto is not None:
             self._proto.send("SUBSCRIBE", channel)
         try:
-            async with asyncio.timeout(self.timeout_s + self.connect_timeout_s):
+            # Generous: under a storm of hellos the confirmation may wait behind a busy loop;
+            # a hung server is caught by the pings (and the hello's own reads) sooner.
+            async with asyncio.timeout(4 * (self.timeout_s + self.connect_timeout_s)):
                 await asyncio.shield(fut)
         except TimeoutError:
             raise RedisTimeoutError("pub/sub subscription not confirmed in time") from None
