@@ -7,10 +7,14 @@ data (TPR calculation, the sample file) off the event loop, and returns the turn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from tpr_ws.actors.driver import drive
 from tpr_ws.actors.events import (
@@ -35,6 +39,7 @@ from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.errors import UploadRejected
 from tpr_ws.pool import ParsePool
+from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
 
 START_MESSAGE_ID = "session-start"
@@ -81,6 +86,18 @@ def reply_event(reply: Reply, reply_to: str, sid: str = "") -> dict[str, Any]:
     return log_event("bot", str(reply.stage), reply.text, reply_to, options=options, data=data)
 
 
+PARSE_CLAIM_MS = 15_000  # the parsing worker's claim on an upload id, renewed every third
+PARSE_WAIT_S = 0.2  # how often a concurrent duplicate looks for the first one's answer
+
+
+async def _renew_parsing(storage: Storage, sid: str, upload_id: str, token: str) -> None:
+    """Keep this worker's parsing claim alive while it parses (until cancelled or lost)."""
+    while True:
+        await asyncio.sleep(PARSE_CLAIM_MS / 3000)
+        if not await storage.claim_parsing(sid, upload_id, token, PARSE_CLAIM_MS, renew=True):
+            return
+
+
 class Conversation:
     """Runs workflow turns for sessions; one per worker."""
 
@@ -113,11 +130,45 @@ class Conversation:
 
     async def upload(self, sid: str, upload_id: str, data: bytes, file_name: str) -> TurnResult:
         """Parse (in the process pool) and feed the result to the session's actor, telling the
-        session's sockets how far it got on the way."""
-        message_id = f"upload:{upload_id}"
-        known = await self._registry.recorded(sid, message_id)
+        session's sockets how far it got on the way. Once per upload id: a resent upload is
+        answered from its record, and one resent while the first is still being parsed (on
+        any worker) waits for the first's answer instead of parsing and logging again."""
+        storage = self._registry.storage
+        token = f"{self._registry.holder_prefix}{secrets.token_hex(8)}"
+        known = await self._claim_parsing(sid, upload_id, token)
         if known is not None:
             return known  # a resent upload: its events, progress included, are in the log
+        renewer = asyncio.create_task(_renew_parsing(storage, sid, upload_id, token))
+        try:
+            return await self._parse_and_run(sid, upload_id, data, file_name)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            with contextlib.suppress(RedisError, OSError):  # else it expires by itself
+                await storage.claim_parsing(sid, upload_id, token, 0, renew=True)
+
+    async def _claim_parsing(self, sid: str, upload_id: str, token: str) -> TurnResult | None:
+        """Wait until this worker parses the upload (None) or its answer is recorded (the
+        answer). A holder that dies stops renewing; its claim expires and one waiter takes
+        over. Waiting rereads Redis every `PARSE_WAIT_S`: only concurrent duplicates wait."""
+        message_id = f"upload:{upload_id}"
+        while True:
+            known = await self._registry.recorded(sid, message_id)
+            if known is not None:
+                return known
+            if await self._registry.storage.claim_parsing(sid, upload_id, token, PARSE_CLAIM_MS):
+                # Recorded between our read and the claim (its holder just let go)?
+                known = await self._registry.recorded(sid, message_id)
+                if known is not None:
+                    await self._registry.storage.claim_parsing(sid, upload_id, token, 0, renew=True)
+                return known
+            await asyncio.sleep(PARSE_WAIT_S)
+
+    async def _parse_and_run(
+        self, sid: str, upload_id: str, data: bytes, file_name: str
+    ) -> TurnResult:
+        message_id = f"upload:{upload_id}"
         size_mb = len(data) / 1_048_576
         label = f"Uploaded **{md_escape(file_name)}** ({size_mb:.1f} MB)"
 

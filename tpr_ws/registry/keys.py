@@ -23,6 +23,8 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
     tpr:{sid}:upload:<u>   hash: one resumable upload's length, metadata and state
     tpr:{sid}:upload:<u>:data    the bytes received so far (APPENDed chunk by chunk)
     tpr:{sid}:upload:<u>:claim   the worker finishing it (PX, renewed while it parses)
+    tpr:{sid}:upload:<u>:parsing the worker parsing upload (or Idempotency-Key) <u> until its
+                                 turn commits (PX, renewed): a concurrent duplicate waits
 
 Shared by sessions (content-addressed, with a TTL)::
 
@@ -71,7 +73,11 @@ class SessionKeys:
         """The keys of one resumable upload of this session."""
         base = self.uploads[: -len(b"uploads")] + b"upload:" + upload_id.encode()
         return UploadKeys(
-            uploads=self.uploads, meta=base, data=base + b":data", claim=base + b":claim"
+            uploads=self.uploads,
+            meta=base,
+            data=base + b":data",
+            claim=base + b":claim",
+            parsing=base + b":parsing",
         )
 
 
@@ -83,6 +89,7 @@ class UploadKeys:
     meta: bytes
     data: bytes
     claim: bytes
+    parsing: bytes
 
 
 class KeySpace:

@@ -518,6 +518,17 @@ class Storage:
         claim = self._keys(sid).upload(upload_id).claim
         return bool(await self._claim_upload(keys=[claim], args=[token, str(int(ttl_ms))]))
 
+    async def claim_parsing(
+        self, sid: str, upload_id: str, token: str, ttl_ms: int, *, renew: bool = False
+    ) -> bool:
+        """Become (SET NX), stay (``renew``, ``ttl_ms`` > 0) or stop being (``renew``, 0) the
+        one worker parsing an upload, so a concurrent duplicate waits instead of parsing and
+        logging progress again. False if another worker holds it (or, renewing, not ours)."""
+        parsing = self._keys(sid).upload(upload_id).parsing
+        if not renew:
+            return bool(await self.redis.set(parsing, token, nx=True, px=ttl_ms))
+        return bool(await self._claim_upload(keys=[parsing], args=[token, str(int(ttl_ms))]))
+
     async def close_upload(
         self, sid: str, upload_id: str, state: str, outcome: dict[str, Any], keep_ms: int
     ) -> bool:
