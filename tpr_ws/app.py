@@ -20,6 +20,7 @@ from tpr_ws.conversation import Conversation
 from tpr_ws.datasets import DatasetStore
 from tpr_ws.downloads import Downloads
 from tpr_ws.fanout import Fanout
+from tpr_ws.logs import configure_logging
 from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry.client import connect as connect_storage
@@ -167,6 +168,6 @@ def build_app(settings: Settings) -> web.Application:
 
 async def create_app() -> web.Application:
     """Zero-argument factory for `gunicorn tpr_ws.app:create_app`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
+    configure_logging()
     # Several workers: each must have the same secret, never a random one of its own.
     return build_app(Settings.from_env(require_secret=True))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import shutil
 import signal
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tpr_ws.config import Settings, redact_url
 from tpr_ws.errors import ConfigError
+from tpr_ws.logs import configure_logging
 from tpr_ws.private import private_dir, stored_secret
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def worker(args: argparse.Namespace) -> int:
 
     from tpr_ws.app import build_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
+    configure_logging()
     settings = Settings.from_env()
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     embedded = None

@@ -9,6 +9,7 @@ this module's names as its settings when it starts.
 import importlib.util
 
 from tpr_ws.config import Settings
+from tpr_ws.logs import gunicorn_logconfig
 
 _settings = Settings.from_env()
 
@@ -28,6 +29,7 @@ max_requests = 0
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+logconfig_dict = gunicorn_logconfig()  # every line with its level, in one format
 proc_name = "tpr-ws"
 # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), shared by
 # every instance, each taking it over from the last: off unless TPR_WS_CONTROL_SOCKET names

@@ -30,3 +30,4 @@ async def test_signed_download_links_leave_no_signature_in_the_access_log(
     assert signed.split("?")[0] in log  # the request was logged...
     assert signed.split("sig=")[1] not in log  # ...without its signature
     assert c.token not in log
+    assert f" INFO {w.proc.pid} tpr_ws.access GET {signed.split('?')[0]} 200" in log  # levelled

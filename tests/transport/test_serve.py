@@ -135,6 +135,12 @@ async def test_serve_runs_embedded_redis_and_several_workers(serve: ServeFactory
     assert (s.var / "redis").is_dir()
     assert s.stop() == 0, s.text()[-2000:]
     assert f"open http://127.0.0.1:{s.port}/" in s.text()
+    # Every log line carries its level, gunicorn's own and the workers' alike.
+    lines = [line for line in s.text().splitlines() if not line.startswith("tpr-ws: ")]
+    level = re.compile(r"^\S+ \S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) \d+ \S+ ")
+    assert lines and all(level.match(line) for line in lines), lines
+    assert any(" INFO " in line and " gunicorn.error Booting worker" in line for line in lines)
+    assert any(" INFO " in line and " tpr_ws.access GET /ws 101" in line for line in lines)
 
 
 def test_serve_keeps_its_files_and_redis_private_and_leaves_nothing_behind(
