@@ -76,9 +76,10 @@ def reply_event(reply: Reply, reply_to: str, sid: str = "") -> dict[str, Any]:
     """A bot reply as a log event; its options as the protocol's button objects. A results
     reply names its result object (key and URL): the ward table never goes into the log."""
     options = [
-        {"label": o.label, "value": o.value, "recommended": o.recommended, "detail": o.detail}
+        {"label": o.label, "value": o.value, "recommended": o.recommended, "detail": o.detail,
+         "available": o.available}
         for o in reply.options
-    ]
+    ]  # fmt: skip
     data = dict(reply.data)
     analysis = data.get("analysis")
     if isinstance(analysis, dict) and sid:

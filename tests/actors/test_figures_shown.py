@@ -63,8 +63,7 @@ def test_files_keep_two_decimals_rounded_once_or_the_unrounded_value() -> None:
     assert fixed(values["Karewa"], 1) == "13.5" and fixed(values["Bako"], 1) == "12.3"
 
 
-def test_rounding_is_half_away_from_zero_on_the_exact_value() -> None:
-    assert [fixed(v) for v in (12.25, 0.05, 13.449999999, 100 * 141 / 1048)] == [
-        "12.3", "0.1", "13.4", "13.5",
-    ]  # fmt: skip
+def test_rounding_is_half_away_from_zero_on_the_shortest_decimal_form() -> None:
+    values = (12.25, 0.05, 13.449999999, 100 * 141 / 1048, 100 * 269 / 2000)
+    assert [fixed(v) for v in values] == ["12.3", "0.1", "13.4", "13.5", "13.5"]
     assert percent(None) == "n/a" and percent(float("nan")) == "n/a" and fixed(7, 2) == "7.00"

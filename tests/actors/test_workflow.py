@@ -306,16 +306,25 @@ def test_level_question_recommends_primary_only_at_70_percent() -> None:
         assert options[0].detail.endswith("tests")
 
 
-def test_level_without_facilities_is_left_out_and_said() -> None:
+def test_level_without_facilities_is_shown_unavailable_and_explained() -> None:
     from tests.actors.factory import state_entry
 
     ov = make_overview({"Kano": state_entry(tertiary=False)})
     state, effects = step(initial_state(), FileUploaded("b", "f.csv", ov))
     reply = one_reply(state, effects)
-    assert [o.value for o in reply.options] == ["Primary", "Secondary", "All"]
-    assert "No tertiary facilities" in reply.text
-    state, _ = say(state, "tertiary")
-    assert state.stage is L
+    assert [(o.value, o.available) for o in reply.options] == [
+        ("Primary", True), ("Secondary", True), ("Tertiary", False), ("All", True),
+    ]  # fmt: skip
+    assert reply.options[2].detail == "unavailable: no tertiary facilities in Kano's data"
+    for typed in ("tertiary", "3", "Tertiary"):
+        after, effects = say(state, typed)
+        again = one_reply(after, effects)
+        assert after == state  # nothing chosen
+        assert again.text.startswith(
+            "**Tertiary** is not available: no tertiary facilities in Kano's data. Choose another."
+        )
+        assert "Which facility level" in again.text
+        assert [o.value for o in again.options] == ["Primary", "Secondary", "Tertiary", "All"]
 
 
 def test_age_question_shows_tests_and_availability() -> None:

@@ -166,8 +166,13 @@ def assert_agrees(frame: pd.DataFrame, state: str, level: str, age: str) -> None
     """compute_tpr's ward table and summary equal the oracle's figures for this choice."""
     from tpr_ws.domain.tpr import compute_tpr
 
-    expected = oracle_tpr(frame, state, level, age)
-    result = compute_tpr(frame, state, level, age)
+    assert_result_matches(compute_tpr(frame, state, level, age), oracle_tpr(frame, state, level,
+                          age))  # fmt: skip
+
+
+def assert_result_matches(result: Any, expected: OracleResult) -> None:
+    """A TprResult's ward table and summary equal the oracle's figures: every ward, no other."""
+    state, level, age = result.state, result.level.value, result.age.value
     table = result.wards
     got_keys = list(zip(table["LGA"], table["Ward"], strict=True))
     assert got_keys == sorted(expected.wards), (state, level, age)

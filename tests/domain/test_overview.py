@@ -28,7 +28,7 @@ def test_totals_and_months() -> None:
     view = small()
     assert view["rows"] == 4 and view["states"] == ["Adamawa", "Kano"]
     assert (view["lgas"], view["wards"], view["facilities"]) == (3, 3, 3)
-    assert view["months"] == {"first": "2024-01", "last": "2024-03", "count": 3}
+    assert view["months"] == {"first": "2024-01", "last": "2024-03", "count": 3, "given": True}
     assert view["completeness"] == {"rdt": 75.0, "microscopy": 25.0}
 
 
@@ -63,7 +63,7 @@ def test_by_state_levels_and_ages() -> None:
 
 
 def test_generated_file_overview_matches_truth_and_is_json() -> None:
-    truth = generate("A", "tiny", seed=4, defects=Defects.every()).truth
+    truth = generate("A", "tiny", seed=4, defects=Defects.every(partial=False)).truth
     view = describe_dataset(truth, {})
     json.dumps(view)
     assert view["rows"] == len(truth)

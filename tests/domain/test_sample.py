@@ -221,3 +221,27 @@ def test_defect_zero_filled_split_pair() -> None:
     assert any(a == b != 0 for a, b in pairs)
     assert any(a != b and a > 0 and b > 0 for a, b in pairs)
     assert not made.truth[ZERO_FILLED_COLUMN].isna().any()
+
+
+@pytest.mark.parametrize("layout", "ABCD")
+def test_partial_file_defects_remove_columns(layout: str) -> None:
+    partial = frozenset({"rdt_only", "no_pregnant_women", "no_period_column", "no_facility_column"})
+    made = generate(layout, "tiny", seed=5, fmt="csv", defects=partial)
+    rows = csv_rows(made.data)
+    header = rows[1] if layout == "D" else rows[0]
+    indicators = [h for h in header if h.startswith("Persons")]
+    assert indicators == [
+        schema.DHIS2_NAMES[c] for c in ("rdt_tested_u5", "rdt_tested_o5", "rdt_positive_u5",
+                                        "rdt_positive_o5")
+    ]  # fmt: skip
+    assert not {"periodname", "periodcode", "period0me"} & set(header)
+    assert not {"Health Faccility", "orgunitlevel5", "HealthFacility", "organisationunit0me"} & set(
+        header
+    )
+    truth = made.truth
+    assert truth["period"].eq("").all() and truth["facility"].eq("").all()
+    assert (
+        truth[[c for c in schema.INDICATOR_COLUMNS if "mic" in c or "pw" in c]].isna().all().all()
+    )
+    assert not truth.duplicated().any()
+    assert truth["facility_level"].eq("").all() == (layout == "B")

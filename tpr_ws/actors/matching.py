@@ -315,7 +315,7 @@ def _synonyms(stage: Stage, value: str) -> tuple[str, ...]:
 
 
 def stage_candidates(
-    stage: Stage, options: Sequence[Option], overview: Mapping[str, Any], state: str
+    stage: Stage, options: Sequence[Option], overview: Mapping[str, Any]
 ) -> list[Candidate]:
     """What a stage accepts: its options, by label, value and synonyms (the recommended one also
     as "recommended"); at results also every state, level and age group by name, with values
@@ -334,7 +334,7 @@ def stage_candidates(
         ]
     out += [
         Candidate(f"level:{lv}", (msg.LEVEL_LABELS[lv], *LEVEL_PHRASES[lv]))
-        for lv in msg.available_levels(overview, state)
+        for lv in msg.LEVELS  # all of them: one the file cannot serve gets an explanation
     ]
     out += [Candidate(f"age:{a}", (msg.age_label(a), *AGE_PHRASES[a])) for a in msg.AGES]
     return out

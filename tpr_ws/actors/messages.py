@@ -29,6 +29,8 @@ class Option:
     value: str
     recommended: bool = False
     detail: str = ""
+    # False for a choice the file cannot serve: shown, not clickable, the reason in `detail`.
+    available: bool = True
 
 
 md = md_escape  # every name from a file goes through it (short: it is everywhere here)
@@ -60,7 +62,8 @@ def pct(value: object) -> str:
     return figures.percent(value)
 
 
-def _get(d: object, *path: str) -> Any:
+def get(d: object, *path: str) -> Any:
+    """The value at `path` in nested mappings, or None."""
     for key in path:
         if not isinstance(d, Mapping):
             return None
@@ -109,16 +112,25 @@ def upload_summary(file_name: str, overview: Mapping[str, Any]) -> str:
     states = overview.get("states") or []
     months = overview.get("months") or {}
     span = f"{md(months.get('first', '?'))} to {md(months.get('last', '?'))}"
+    span = f"{span} ({count(months.get('count'), 'month')})"
+    if months.get("given") is False:
+        span = "not given (the file has no period column)"
+    facilities = overview.get("facilities")
     lines = [
         f"**{md(file_name)}** is loaded: {num(overview.get('rows'))} facility-month rows.",
         "",
         f"- States: {len(states)}{_listed(states)}",
         f"- LGAs: {num(overview.get('lgas'))} · wards: {num(overview.get('wards'))} · "
-        f"facilities: {num(overview.get('facilities'))}",
-        f"- Months: {span} ({count(months.get('count'), 'month')})",
-        f"- Completeness: {pct(_get(overview, 'completeness', 'rdt'))} of rows have RDT tests, "
-        f"{pct(_get(overview, 'completeness', 'microscopy'))} have microscopy tests",
+        f"facilities: {'not counted' if facilities is None else num(facilities)}",
+        f"- Months: {span}",
+        f"- Completeness: {pct(get(overview, 'completeness', 'rdt'))} of rows have RDT tests, "
+        f"{pct(get(overview, 'completeness', 'microscopy'))} have microscopy tests",
     ]  # fmt: skip
+    lacks = get(overview, "coverage", "lacks") or []
+    if lacks:
+        lines += ["", "**What this file lacks, and what that rules out:**", ""]
+        lines += [f"- {md(line)}" for line in lacks]
+        lines += ["", "**Data quality:**", ""]
     rows = overview.get("rows")
     lines += [f"- {q}" for q in quality_findings(overview.get("quality") or {}, rows=rows)]
     return "\n".join(lines)
@@ -194,83 +206,6 @@ def split_finding(split: Mapping[str, Any]) -> str:
         f"{text}. **Data-quality finding:** on {count(summed, 'row')} the columns report "
         f"different numbers and their sum is counted, in {listed}."
     )
-
-
-# -- choices ---------------------------------------------------------------------------------
-
-
-def state_question(overview: Mapping[str, Any]) -> tuple[str, list[Option]]:
-    states = [str(s) for s in overview.get("states") or []]
-    options = []
-    for s in states:
-        d = _get(overview, "by_state", s) or {}
-        detail = (
-            f"{count(d.get('rows'), 'row')} · {count(d.get('facilities'), 'facility')} · "
-            f"{count(d.get('tests'), 'test')}"
-        )
-        options.append(Option(s, s, detail=detail))
-    return f"This file holds {len(states)} states. **Which state?**", options
-
-
-def level_stats(overview: Mapping[str, Any], state: str, level: str) -> Mapping[str, Any]:
-    stats = _get(overview, "by_state", state, "levels", level)
-    return stats if isinstance(stats, Mapping) else {}
-
-
-def available_levels(overview: Mapping[str, Any], state: str) -> list[str]:
-    """The levels with facilities in the state, and All."""
-    present = [
-        lv for lv in LEVELS[:-1] if num(level_stats(overview, state, lv).get("facilities")) != "0"
-    ]
-    return [*present, "All"]  # fmt: skip
-
-
-def primary_share(overview: Mapping[str, Any], state: str) -> float:
-    """Primary's share of the state's records, 0..1."""
-    primary = level_stats(overview, state, "Primary").get("rows") or 0
-    total = level_stats(overview, state, "All").get("rows") or _get(
-        overview, "by_state", state, "rows"
-    )
-    try:
-        return float(primary) / float(total) if float(total) > 0 else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def level_question(overview: Mapping[str, Any], state: str) -> tuple[str, list[Option]]:
-    levels = available_levels(overview, state)
-    share = primary_share(overview, state)
-    rec = share >= PRIMARY_SHARE_TO_RECOMMEND
-    options = []
-    for lv in levels:
-        s = level_stats(overview, state, lv)
-        detail = f"{count(s.get('facilities'), 'facility')} · {count(s.get('tests'), 'test')}"
-        options.append(
-            Option(LEVEL_LABELS[lv], lv, recommended=rec and lv == "Primary", detail=detail)
-        )
-    text = f"**Which facility level** in {md(state)}?"
-    missing = [lv for lv in LEVELS[:-1] if lv not in levels]
-    if missing:
-        text += f" (No {' or '.join(m.lower() for m in missing)} facilities in this state's data.)"
-    if rec:
-        text += f" Primary is recommended: it holds {share:.0%} of the state's records."
-    return text, options
-
-
-def age_question(overview: Mapping[str, Any], state: str, level: str) -> tuple[str, list[Option]]:
-    options = []
-    for age in AGES:
-        s = _get(level_stats(overview, state, level), "ages", age) or {}
-        tests = num(s.get("tests"))
-        detail = (
-            "no tests recorded"
-            if tests == "0"
-            else f"{tests} tests · data in {pct(s.get('pct_rows_with_data'))} of rows"
-        )
-        rec = age == "u5" and tests != "0"
-        options.append(Option(age_label(age), age, recommended=rec, detail=detail))
-    text = f"**Which age group?** ({md(state)}, {level_phrase(level)}.) Under 5 is recommended."
-    return text, options
 
 
 # -- help ------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from typing import Any, Final
 
 from tpr_ws.actors import history
 from tpr_ws.actors import messages as msg
+from tpr_ws.actors import questions
 from tpr_ws.actors.events import (
     ComputeResults,
     Effect,
@@ -110,9 +111,11 @@ QUESTIONS: Final[Mapping[Stage, Callable[[WorkflowState], tuple[str, list[Option
     Stage.AWAITING_UPLOAD: lambda s: msg.upload_question(
         s.dataset.file_name if s.dataset else None
     ),
-    Stage.SELECT_STATE: lambda s: msg.state_question(_overview(s)),
-    Stage.SELECT_FACILITY_LEVEL: lambda s: msg.level_question(_overview(s), s.choices.state or ""),
-    Stage.SELECT_AGE_GROUP: lambda s: msg.age_question(
+    Stage.SELECT_STATE: lambda s: questions.state_question(_overview(s)),
+    Stage.SELECT_FACILITY_LEVEL: lambda s: questions.level_question(
+        _overview(s), s.choices.state or ""
+    ),
+    Stage.SELECT_AGE_GROUP: lambda s: questions.age_question(
         _overview(s), s.choices.state or "", s.choices.level or ""
     ),
     Stage.RESULTS: _results_question,
@@ -195,7 +198,7 @@ def _pick_upload(s: WorkflowState, value: str) -> Outcome:
 
 def _pick_state(s: WorkflowState, value: str) -> Outcome:
     c = replace(s.choices, state=value)
-    if c.level and c.age and c.level in msg.available_levels(_overview(s), value):
+    if c.level and c.age and questions.level_unavailable(_overview(s), value, c.level) is None:
         return _compute(s, c)  # changing the state after results: keep level and age
     c = replace(c, level=None) if c.age else Choices(state=value)
     return _ask(replace(s, stage=Stage.SELECT_FACILITY_LEVEL, choices=c))
@@ -350,18 +353,19 @@ def _on_message(s: WorkflowState, text: str) -> Outcome:
     if wanted is not False:
         return _reopen(s, wanted if isinstance(wanted, Analysis) else None)
     _, options = QUESTIONS[s.stage](s)
-    candidates = stage_candidates(s.stage, options, _overview(s), s.choices.state or "")
+    candidates = stage_candidates(s.stage, options, _overview(s))
     exact = [c.value for c in candidates if c.value == text.strip()]
     if exact:  # a button's value
-        return PICKS[s.stage](s, exact[0])
+        return _pick(s, exact[0], options)
     command = match_command(text)
     if command is not None:
         return COMMANDS[command](s)
     found = match_option(text, candidates, numbered=len(options))
     if isinstance(found, Picked):
-        return PICKS[s.stage](s, found.value)
+        return _pick(s, found.value, options)
     if isinstance(found, Ambiguous):
-        which = [Option(candidate_label(v, options), v) for v in found.values]
+        shown = {o.value: o for o in options}
+        which = [shown.get(v) or Option(candidate_label(v, options), v) for v in found.values]
         names = " or ".join(f"**{msg.md(o.label)}**" for o in which)
         return s, [Reply(f"That could mean {names}. Which one?", s.stage, which)]
     command = fuzzy_command(text)
@@ -373,6 +377,22 @@ def _on_message(s: WorkflowState, text: str) -> Outcome:
         "I did not recognise that as one of the choices.",
         f"For example, type {example}. Type `help` for more.",
     )
+
+
+def _pick(s: WorkflowState, value: str, options: list[Option]) -> Outcome:
+    """Carry out a picked choice, or explain why the file cannot serve it and ask again."""
+    kind = _KIND.get(s.stage, "")
+    choice = value
+    if s.stage is Stage.RESULTS:
+        kind, _, choice = value.partition(":")
+    reason = questions.unavailable_reason(_overview(s), s.choices.state or "", kind, choice)
+    if reason is None:
+        return PICKS[s.stage](s, value)
+    label = candidate_label(value, options)
+    return _ask(s, f"**{msg.md(label)}** is not available: {msg.md(reason)}. Choose another.")
+
+
+_KIND: Final = {Stage.SELECT_FACILITY_LEVEL: "level", Stage.SELECT_AGE_GROUP: "age"}
 
 
 # -- events ----------------------------------------------------------------------------------

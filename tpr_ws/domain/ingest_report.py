@@ -39,6 +39,8 @@ class IngestReport:
     level_derived_from_name: bool = False
     completeness: Mapping[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # What the file can answer (`coverage.Coverage.to_dict`): pairs, ages, optional columns.
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -60,6 +62,7 @@ class IngestReport:
             "level_derived_from_name": self.level_derived_from_name,
             "completeness": dict(self.completeness),
             "warnings": list(self.warnings),
+            "coverage": dict(self.coverage),
         }
 
 

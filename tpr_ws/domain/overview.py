@@ -140,7 +140,8 @@ def describe_dataset(frame: pd.DataFrame, report: dict[str, Any]) -> dict[str, A
     """
     ids = _nested_ids(frame, [schema.STATE, schema.LGA, schema.WARD, schema.FACILITY])
     periods = frame[schema.PERIOD].dropna().astype(str)
-    return {
+    periods = periods[periods != ""]  # a file without a period column: months not given
+    overview = {
         "rows": len(frame),
         "states": sorted(str(s) for s in frame[schema.STATE].unique()),
         "lgas": int(ids[1].max() + 1) if len(frame) else 0,
@@ -150,6 +151,7 @@ def describe_dataset(frame: pd.DataFrame, report: dict[str, Any]) -> dict[str, A
             "first": str(periods.min()) if len(periods) else None,
             "last": str(periods.max()) if len(periods) else None,
             "count": int(periods.nunique()),
+            "given": bool(len(periods)) or not len(frame),
         },
         "completeness": {
             "rdt": _completeness(frame, Method.RDT),
@@ -157,4 +159,17 @@ def describe_dataset(frame: pd.DataFrame, report: dict[str, Any]) -> dict[str, A
         },
         "quality": _quality(report),
         "by_state": _by_state(frame, ids),
+        "coverage": dict(report.get("coverage") or {}),
     }
+    if len(frame) and not (frame[schema.FACILITY] != "").any():
+        _facilities_not_counted(overview)
+    return overview
+
+
+def _facilities_not_counted(overview: dict[str, Any]) -> None:
+    """A file without facility names: every facility count becomes None ("not counted")."""
+    overview["facilities"] = None
+    for state in overview["by_state"].values():
+        state["facilities"] = None
+        for level in state["levels"].values():
+            level["facilities"] = None

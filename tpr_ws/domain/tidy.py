@@ -116,13 +116,20 @@ class Levels:
     from_name: int
 
 
-def facility_levels(level: pd.Series | None, facility: pd.Series) -> Levels:
-    """Normalised levels; derived from the facility name where there is no usable level cell."""
-    derived = pd.Series(
-        map_distinct(facility, lambda v: names.level_from_name(str(v))), index=facility.index
-    )
+def facility_levels(level: pd.Series | None, facility: pd.Series | None) -> Levels:
+    """Normalised levels; derived from the facility name where there is no usable level cell.
+    Without facility names (`facility` None) such rows get "" (no known level)."""
+    if facility is None and level is None:
+        raise ValueError("facility_levels needs the level cells or the facility names")
+    index = facility.index if facility is not None else level.index  # type: ignore[union-attr]
+    if facility is None:
+        derived = pd.Series("", index=index, dtype=object)
+    else:
+        derived = pd.Series(
+            map_distinct(facility, lambda v: names.level_from_name(str(v))), index=index
+        )
     if level is None:
-        return Levels(derived.astype("str"), len(facility))
+        return Levels(derived.astype("str"), len(index))
     given = pd.Series(
         map_distinct(level, lambda v: names.normalise_level(str(v))), index=level.index
     )

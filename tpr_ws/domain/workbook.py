@@ -14,10 +14,11 @@ from typing import Any
 import pandas as pd
 
 from tpr_ws.domain import schema, tidy
+from tpr_ws.domain.coverage import Coverage, coverage_of
 from tpr_ws.domain.headers import HeaderMap, find_header_row
+from tpr_ws.domain.identity import identity_frame
 from tpr_ws.domain.ingest_report import IngestReport, completeness, layout_of
-from tpr_ws.domain.prefixes import learn_prefixes
-from tpr_ws.domain.problems import header_problems, missing_method_warnings
+from tpr_ws.domain.problems import header_problems
 from tpr_ws.domain.safety import detect_format
 from tpr_ws.domain.sheets import Book, open_book
 from tpr_ws.domain.splits import Merged, merge_columns, split_findings
@@ -85,14 +86,20 @@ class _Built:
     dropped: dict[str, int]
     splits: list[dict[str, Any]]
     warnings: list[str]
+    coverage: Coverage
 
 
 def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
     """The tidy frame from the data rows, with the drop counts and warnings."""
     warnings: list[str] = []
+    coverage = coverage_of(header_map)
     raw = _raw_counts(grid, header_map, warnings)
     geo = pd.DataFrame(
-        {role: tidy.text_column(grid[header_map.roles[role]]) for role in _GEOGRAPHY}
+        {
+            r: tidy.text_column(grid[header_map.roles[r]])
+            for r in _GEOGRAPHY
+            if r in header_map.roles
+        }
     )
     period = tidy.periods(
         _column(grid, header_map, "period_code"), _column(grid, header_map, "period_name"),
@@ -101,23 +108,23 @@ def _build(grid: pd.DataFrame, header_map: HeaderMap) -> _Built:
     empty = (geo == "").all(axis=1) & period.eq("") & raw.isna().all(axis=1)
     dropped = {"empty_row": int(empty.sum())}
     drop = _drop_unplaced(geo, raw, empty, dropped, warnings)
-    no_period = period.eq("") & ~drop
+    no_period = period.eq("") & ~drop & coverage.has_period  # no period column: "not given"
     dropped["missing_period"] = int(no_period.sum())
     if no_period.any():
         warnings.append(f"{int(no_period.sum())} rows had no readable period and were left out.")
     keep = ~(drop | no_period)
-    counts, splits = _indicators(raw[keep], header_map)
+    counts, splits = _indicators(raw[keep], header_map, coverage)
     level = _column(grid, header_map, "level")
-    frame = _identity_frame(geo[keep], None if level is None else level[keep], warnings)
-    frame[schema.PERIOD] = period[keep].astype("str")
-    frame = pd.concat([frame, counts], axis=1)[list(schema.TIDY_COLUMNS)]
+    names = identity_frame(geo[keep], None if level is None else level[keep], warnings)
+    frame = pd.concat([names, period[keep].astype("str").rename(schema.PERIOD), counts], axis=1)
+    frame = frame[list(schema.TIDY_COLUMNS)]
     unique = ~frame.duplicated().to_numpy()
     dropped["duplicate"] = int((~unique).sum())
     frame = frame[unique].reset_index(drop=True)
     splits = {c: Merged(m.values, m.same[unique], m.summed[unique]) for c, m in splits.items()}
     headers = {c: [header_map.raw[p].strip() for p in header_map.indicators[c]] for c in splits}
     found = split_findings(frame, splits, headers)
-    return _Built(frame, {k: v for k, v in dropped.items() if v}, found, warnings)
+    return _Built(frame, {k: v for k, v in dropped.items() if v}, found, warnings, coverage)
 
 
 def _column(grid: pd.DataFrame, header_map: HeaderMap, role: str) -> pd.Series | None:
@@ -161,14 +168,16 @@ def _raw_counts(grid: pd.DataFrame, header_map: HeaderMap, warnings: list[str]) 
     return pd.DataFrame({p: c.values for p, c in counts.items()}, index=grid.index)
 
 
-def _indicators(raw: pd.DataFrame, header_map: HeaderMap) -> tuple[pd.DataFrame, dict[str, Merged]]:
-    """The twelve count columns (a method with no columns at all is all-NaN), and the merge of
-    every indicator held by several columns."""
+def _indicators(
+    raw: pd.DataFrame, header_map: HeaderMap, coverage: Coverage
+) -> tuple[pd.DataFrame, dict[str, Merged]]:
+    """The twelve count columns, and the merge of every indicator held by several columns. An
+    indicator the file lacks, or whose tested/positive partner it lacks, is all-NaN."""
     columns: dict[str, pd.Series] = {}
     splits: dict[str, Merged] = {}
     for column in schema.INDICATOR_COLUMNS:
         positions = header_map.indicators.get(column)
-        if not positions:
+        if not positions or column in coverage.unpaired:
             columns[column] = pd.Series(float("nan"), index=raw.index, dtype="float64")
             continue
         merged = merge_columns([raw[p] for p in positions])
@@ -176,23 +185,6 @@ def _indicators(raw: pd.DataFrame, header_map: HeaderMap) -> tuple[pd.DataFrame,
         if len(positions) > 1:
             splits[column] = merged
     return pd.DataFrame(columns, index=raw.index), splits
-
-
-def _identity_frame(
-    geo: pd.DataFrame, level_cells: pd.Series | None, warnings: list[str]
-) -> pd.DataFrame:
-    """Cleaned state/LGA/ward/facility names and facility levels."""
-    prefix = learn_prefixes(geo)
-    frame = pd.DataFrame({role: tidy.clean_names(geo[role], role, prefix) for role in _GEOGRAPHY})
-    level_text = None if level_cells is None else tidy.text_column(level_cells)
-    levels = tidy.facility_levels(level_text, frame[schema.FACILITY])
-    if level_text is not None and levels.from_name:
-        warnings.append(
-            f"{levels.from_name} rows had a blank or unrecognised facility level; "
-            "their level was taken from the facility name."
-        )
-    frame[schema.FACILITY_LEVEL] = levels.values
-    return frame
 
 
 def _report(
@@ -220,9 +212,10 @@ def _report(
         negative_values=int((frame[list(schema.INDICATOR_COLUMNS)] < 0).sum().sum()),
         unknown_wards=int(frame[schema.WARD].str.lower().eq("unknown").sum()),
         split_indicators=built.splits,
-        level_derived_from_name="level" not in header_map.roles,
+        level_derived_from_name=built.coverage.has_facility and not built.coverage.has_level,
         completeness=completeness(frame),
-        warnings=[*missing_method_warnings(header_map), *built.warnings],
+        warnings=built.warnings,
+        coverage=built.coverage.to_dict(),
     )
 
 

@@ -135,7 +135,7 @@ function keepFocus(focusWasIn, el) {
     || document.activeElement === document.body || document.activeElement == null;
   if (!lost) return;
   const visible = (x) => x && x.offsetParent !== null;
-  const next = [...el.querySelectorAll(".options button.option")].find(visible)
+  const next = [...el.querySelectorAll(".options button.option:not([disabled])")].find(visible)
     || [...document.querySelectorAll("#upload-panel:not([hidden]) button")].find(visible)
     || dom.input;
   next.focus({ preventScroll: true });

@@ -73,6 +73,11 @@ class Defects:
     level_spellings: bool = False
     odd_name_starts: bool = False
     zero_filled_split_pair: bool = False
+    # Partial files: columns the file lacks.
+    rdt_only: bool = False
+    no_pregnant_women: bool = False
+    no_period_column: bool = False
+    no_facility_column: bool = False
 
     @classmethod
     def of(
@@ -87,8 +92,9 @@ class Defects:
         return cls(**{name: True for name in names})
 
     @classmethod
-    def every(cls) -> Defects:
-        return cls(**{name: True for name in DEFECT_NAMES})
+    def every(cls, *, partial: bool = True) -> Defects:
+        """Every defect; with `partial=False` the file keeps all its columns."""
+        return cls(**{n: True for n in DEFECT_NAMES if partial or n not in PARTIAL_FILE_DEFECTS})
 
     @property
     def names(self) -> frozenset[str]:
@@ -96,6 +102,10 @@ class Defects:
 
 
 DEFECT_NAMES: Final = tuple(f.name for f in fields(Defects))
+# The defects that remove columns (partial files).
+PARTIAL_FILE_DEFECTS: Final = frozenset(
+    {"rdt_only", "no_pregnant_women", "no_period_column", "no_facility_column"}
+)
 
 
 @dataclass(frozen=True)
@@ -187,11 +197,28 @@ def generate(
     if chosen.zero_filled_split_pair:  # both columns filled on every row: no blanks there
         truth[ZERO_FILLED_COLUMN] = truth[ZERO_FILLED_COLUMN].fillna(0.0)
     sheets = render(layout, truth, rng, chosen.names)
+    truth = _partial_truth(truth, layout, chosen)
     main = next(s for s in sheets if s.name != "pivot" and s.name != "tpr")
     data = write_xlsx(sheets) if fmt == "xlsx" else write_csv(main)
     suffix = f"_{'-'.join(sorted(chosen.names))}" if chosen.names and len(chosen.names) < 3 else ""
     file_name = f"layout{layout}_{spec.name}_seed{seed}{suffix}.{fmt}"
     return GeneratedFile(data=data, file_name=file_name, truth=truth)
+
+
+def _partial_truth(truth: pd.DataFrame, layout: str, defects: Defects) -> pd.DataFrame:
+    """What a correct parser makes of a file lacking columns: the missing counts blank, no
+    facility (and, in layout B, no level either), no period; then exact duplicates go."""
+    out = truth.copy()
+    lacking = [c for c in schema.INDICATOR_COLUMNS if defects.rdt_only and c.startswith("mic_")]
+    lacking += [c for c in schema.INDICATOR_COLUMNS if defects.no_pregnant_women and "_pw" in c]
+    out[lacking] = np.nan
+    if defects.no_period_column:
+        out[schema.PERIOD] = ""
+    if defects.no_facility_column:
+        out[schema.FACILITY] = ""
+        if layout == "B":  # no level column either: the level cannot be told
+            out[schema.FACILITY_LEVEL] = ""
+    return out.drop_duplicates(ignore_index=True)
 
 
 def sample_upload() -> GeneratedFile:

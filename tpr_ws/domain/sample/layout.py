@@ -216,6 +216,23 @@ def _with_totals(columns: list[np.ndarray], n_identity: int) -> list[np.ndarray]
     return out
 
 
+# The columns a partial file lacks, by defect (header names as the layouts write them).
+MISSING_COLUMNS: Final = {
+    "rdt_only": frozenset(schema.DHIS2_NAMES[c] for c in schema.INDICATOR_COLUMNS if "mic" in c),
+    "no_pregnant_women": frozenset(
+        schema.DHIS2_NAMES[c] for c in schema.INDICATOR_COLUMNS if c.endswith("_pw")
+    ),
+    "no_period_column": frozenset({"periodname", "periodcode", "period0me"}),
+    "no_facility_column": frozenset(
+        {"Health Faccility", "orgunitlevel5", "HealthFacility", "organisationunit0me"}
+    ),
+}
+
+
+def _missing(defects: frozenset[str]) -> frozenset[str]:
+    return frozenset().union(*(MISSING_COLUMNS[d] for d in defects if d in MISSING_COLUMNS))
+
+
 def render(
     layout: str, truth: pd.DataFrame, rng: np.random.Generator, defects: frozenset[str]
 ) -> list[Sheet]:
@@ -232,6 +249,8 @@ def render(
             ("PW who received LLIN", llin.to_numpy(dtype=np.float64)),
             ("Children <5 yrs who received LLIN", np.full(len(truth), np.nan)),
         ]
+    ident = [(name, values) for name, values in ident if name not in _missing(defects)]
+    counts = [(name, values) for name, values in counts if name not in _missing(defects)]
     named = ident + counts + extra
     header = _headers([name for name, _ in named], defects)
     columns = [values for _, values in named]

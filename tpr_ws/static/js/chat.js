@@ -113,11 +113,14 @@ export class ChatView {
     const list = h("div", { class: "options", role: "group", "aria-label": "Choices" });
     options.forEach((opt, k) => {
       const recommended = Boolean(opt.recommended);
+      // A choice the file cannot serve: visible, not clickable, its reason in the detail.
+      const unavailable = opt.available === false;
       list.append(h("button", {
-        type: "button", class: recommended ? "option recommended" : "option",
+        type: "button", class: `option${recommended ? " recommended" : ""}${unavailable ? " unavailable" : ""}`,
         dataset: { value: opt.value ?? opt.label ?? "" },
+        disabled: unavailable,
         onclick: (e) => {
-          if (list.classList.contains("stale")) return;
+          if (list.classList.contains("stale") || unavailable) return;
           e.currentTarget.classList.add("chosen");
           this.ctx.onOption(opt);
         },
