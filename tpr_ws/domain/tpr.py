@@ -118,7 +118,8 @@ def _table(
     sums: dict[str, np.ndarray] = {}
     for name, values in contributions(rows, age).items():
         summed = np.bincount(ward_at, weights=values, minlength=n_wards)
-        sums[name] = summed.astype(np.int64) if values.dtype.kind == "i" else summed
+        # (bincount of no rows gives int64 zeros whatever the weights: cast both ways)
+        sums[name] = summed.astype(np.int64 if values.dtype.kind == "i" else np.float64)
     frame = finish_table(WardColumns(state, lga, ward_names, facilities, sums), level, age)
     present = int((np.bincount(ward_at, minlength=n_wards) > 0).sum())
     return _Table(frame, len(rows), present)
