@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.domain.oracle import merge_cells
@@ -49,6 +49,7 @@ _rows = st.lists(st.lists(_cell, min_size=2, max_size=3), min_size=1, max_size=3
 )
 
 
+@settings(deadline=None)
 @given(_rows)
 def test_merge_never_loses_a_reported_count(rows: list[list[float | None]]) -> None:
     columns = [
