@@ -51,9 +51,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from tpr_ws.actors import history
+from tpr_ws.actors import history, questions
 from tpr_ws.actors import messages as msg
-from tpr_ws.actors import questions
 from tpr_ws.actors.events import (
     ComputeResults,
     Effect,
