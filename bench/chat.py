@@ -68,10 +68,10 @@ class Server:
                 TPR_WS_WORKERS=str(workers),
                 # the bench is one client address sending as fast as it can
                 TPR_WS_RATE_LIMIT_MESSAGES="1000000",
-                TPR_WS_MAX_SOCKETS_PER_ADDRESS="100000",
-                TPR_WS_MAX_SESSIONS_PER_ADDRESS="100000",
-                TPR_WS_SESSION_RATE_LIMIT_MESSAGES="1000000",
-                TPR_WS_ADDRESS_RATE_LIMIT_MESSAGES="1000000",
+                TPR_WS_MAX_SOCKETS_PER_CLIENT="100000",
+                TPR_WS_NEW_SESSIONS_PER_CLIENT="100000",
+                TPR_WS_RATE_LIMIT_SESSION_MESSAGES="1000000",
+                TPR_WS_RATE_LIMIT_CLIENT_MESSAGES="1000000",
                 PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=log_dir, prefix="metrics-"),
             )
             conf = ["-c", str(repo / "deploy" / "gunicorn.conf.py"), "tpr_ws.app:create_app"]

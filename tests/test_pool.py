@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import time
 
 import pytest
 
@@ -73,3 +75,39 @@ def test_pool_processes_die_with_their_worker(tmp_path) -> None:
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the pool process outlived its worker")
+
+
+def _sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+async def test_a_call_past_the_time_limit_is_refused_and_only_its_process_replaced() -> None:
+    pool = ParsePool(2, 0, timeout_s=1.0)
+    try:
+        before = set(pool.pids)
+        slow = asyncio.create_task(pool.run(_sleep, 3600))
+        quick = await pool.run(_sleep, 0)  # the other process keeps serving meanwhile
+        with pytest.raises(UploadRejected) as info:
+            await slow
+        assert info.value.code == "parse_timeout"
+        assert "longer than" in info.value.problems[0]
+        after = set(pool.pids)
+        assert quick in before & after  # untouched
+        (killed,) = before - after
+        deadline = time.monotonic() + 30
+        while _alive(killed):
+            assert time.monotonic() < deadline, "the timed-out process still runs"
+            await asyncio.sleep(0.05)
+        assert await pool.run(_allocate, 10) == 10  # its replacement works
+    finally:
+        pool.shutdown()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead too
+        return f.read().split(")")[-1].split()[0] != "Z"

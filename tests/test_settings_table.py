@@ -14,6 +14,7 @@ from tpr_ws import config
 
 ROOT = Path(__file__).resolve().parent.parent
 _NAME = re.compile(r"`([A-Z][A-Z0-9_]*[A-Z0-9])`")
+_READERS = ("_int", "_float", "_list")  # config.py's typed readers: reader(env, NAME, ...)
 
 
 def _literal(node: ast.expr) -> str | None:
@@ -33,7 +34,8 @@ def _literal(node: ast.expr) -> str | None:
 
 
 def read_by_config() -> set[str]:
-    """Every environment variable `config.py` reads (`env.get(NAME)`, `_int(env, NAME, ...)`)."""
+    """Every environment variable `config.py` reads (`env.get(NAME)`, `_int(env, NAME, ...)`,
+    `_float`, `_list`)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(Path(config.__file__).read_text())):
         if not isinstance(node, ast.Call) or not node.args:
@@ -41,7 +43,7 @@ def read_by_config() -> set[str]:
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr == "get":
             arg = node.args[0]
-        elif isinstance(func, ast.Name) and func.id == "_int" and len(node.args) > 1:
+        elif isinstance(func, ast.Name) and func.id in _READERS and len(node.args) > 1:
             arg = node.args[1]
         else:
             continue

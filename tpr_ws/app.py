@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from tpr_ws.analyses import AnalysisStore
 from tpr_ws.config import Settings, redact_url
@@ -24,36 +25,40 @@ from tpr_ws.logs import configure_logging
 from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry.client import connect as connect_storage
+from tpr_ws.registry.quotas import Quotas
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Registry
+from tpr_ws.transport.backend import Backend, Services
 from tpr_ws.transport.headers import add_security_headers
 from tpr_ws.transport.http import access_log_middleware, add_routes, error_middleware
 from tpr_ws.transport.keys import (
-    ANALYSES,
-    CONVERSATION,
-    DOWNLOADS,
-    FANOUT,
+    BACKEND,
+    CLIENTS,
     METRICS,
-    REDIS,
-    REGISTRY,
+    PARSE_POOL,
     SETTINGS,
+    SLOTS,
     SOCKETS,
-    STORAGE,
     WORKER_ID,
 )
+from tpr_ws.transport.limits import ClientAddresses, Slots, Windows
+from tpr_ws.transport.spool import remove_orphans
 from tpr_ws.transport.tus import add_tus_routes
 
 log = logging.getLogger(__name__)
+CONNECT_ATTEMPT_TIMEOUT_S = 15.0
 
 
-async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _connect(app: web.Application) -> Services:
+    """Build everything that needs Redis; raises RedisError/OSError while it is unreachable."""
     settings = app[SETTINGS]
-    if not settings.redis_url:
-        raise RuntimeError("REDIS_URL is not set: start the server with `tpr-ws serve`")
-    # A plain connection to the given node serves pub/sub (PUBLISH reaches every node of a
-    # cluster) and tells whether that node belongs to a cluster.
-    plain = Redis.from_url(settings.redis_url, health_check_interval=30)
-    cluster = bool((await plain.info("cluster")).get("cluster_enabled"))
+    assert settings.redis_url
+    # A plain connection to the given node tells whether that node belongs to a cluster.
+    plain = Redis.from_url(settings.redis_url)
+    try:
+        cluster = bool((await plain.info("cluster")).get("cluster_enabled"))
+    finally:
+        await plain.aclose()
     client = connect_storage(
         settings.redis_url,
         cluster=cluster,
@@ -61,54 +66,82 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         connect_timeout_s=settings.redis_connect_timeout_ms / 1000,
         max_connections=settings.redis_max_connections,
     )
-    storage = Storage(
-        client,
-        prefix=settings.key_prefix,
-        log_max_events=settings.log_max_events,
-        log_max_bytes=settings.log_max_bytes,
-        session_ttl_s=settings.session_ttl_s,
-        message_ids_kept=settings.message_ids_kept,
-    )
-    await storage.initialize()
+    try:
+        storage = Storage(
+            client,
+            prefix=settings.key_prefix,
+            log_max_events=settings.log_max_events,
+            log_max_bytes=settings.log_max_bytes,
+            session_ttl_s=settings.session_ttl_s,
+            message_ids_kept=settings.message_ids_kept,
+        )
+        await storage.initialize()
+        if storage.subscriber is None:
+            raise RuntimeError("the storage client has no pub/sub connection")
+        fanout = Fanout(storage.subscriber, storage.events_channel, origin=storage.wake_tag)
+        await fanout.start()
+    except BaseException:
+        await client.aclose()
+        raise
     kind = "Redis Cluster" if cluster else "Redis"
     log.info("storage: %s at %s", kind, redact_url(settings.redis_url))
-    app[REDIS] = plain
-    app[STORAGE] = storage
-    app[REGISTRY] = Registry(
+    registry = Registry(
         storage,
         lease_ttl_ms=settings.lease_ttl_ms,
         holder_prefix=app[WORKER_ID],
         metrics=app[METRICS],
     )
+    registry.on_committed = fanout.deliver
+    datasets = DatasetStore(storage, ttl_s=settings.blob_ttl_s)
+    analyses = AnalysisStore(storage, datasets, ttl_s=settings.blob_ttl_s)
+    conversation = Conversation(
+        registry, datasets, analyses, app[PARSE_POOL], max_upload_bytes=settings.max_upload_bytes
+    )
+    windows = Windows(Quotas(client, prefix=settings.key_prefix), settings)
+    return Services(storage, registry, conversation, analyses, Downloads(analyses), fanout, windows)
+
+
+async def _keep_connecting(app: web.Application) -> None:
+    """Connect to Redis, retrying with backoff for as long as it is unreachable."""
+    backend, cap = app[BACKEND], app[SETTINGS].storage_retry_max_s
+    delay = min(0.2, cap)
+    while True:
+        try:
+            async with asyncio.timeout(CONNECT_ATTEMPT_TIMEOUT_S):
+                services = await _connect(app)
+        except (RedisError, OSError, TimeoutError) as exc:
+            backend.problem = f"storage unreachable: {type(exc).__name__}"
+            log.warning("storage unreachable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cap)
+            continue
+        backend.connected(services)
+        return
+
+
+async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:
+    if not app[SETTINGS].redis_url:
+        raise RuntimeError("REDIS_URL is not set: start the server with `tpr-ws serve`")
+    task = asyncio.create_task(_keep_connecting(app), name="storage-connect")
     yield
-    await client.aclose()
-    await plain.aclose()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    services = app[BACKEND].services
+    if services is not None:
+        await services.fanout.stop()
+        await services.storage.redis.aclose()
 
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = ParsePool(settings.parse_processes, settings.parse_memory_limit_bytes)
-    datasets = DatasetStore(app[STORAGE], ttl_s=settings.blob_ttl_s)
-    analyses = AnalysisStore(app[STORAGE], datasets, ttl_s=settings.blob_ttl_s)
-    app[ANALYSES] = analyses
-    app[DOWNLOADS] = Downloads(analyses)
-    app[CONVERSATION] = Conversation(
-        app[REGISTRY], datasets, analyses, pool, max_upload_bytes=settings.max_upload_bytes
+    remove_orphans(settings.upload_dir)
+    pool = ParsePool(
+        settings.parse_processes, settings.parse_memory_limit_bytes, settings.parse_timeout_s
     )
+    app[PARSE_POOL] = pool
     yield
     pool.shutdown()
-
-
-async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
-    storage = app[STORAGE]
-    if storage.subscriber is None:
-        raise RuntimeError("the storage client has no pub/sub connection")
-    fanout = Fanout(storage.subscriber, storage.events_channel, origin=storage.wake_tag)
-    app[REGISTRY].on_committed = fanout.deliver
-    await fanout.start()
-    app[FANOUT] = fanout
-    yield
-    await fanout.stop()
 
 
 async def _metrics_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -152,7 +185,10 @@ def build_app(settings: Settings) -> web.Application:
     app[WORKER_ID] = f"{socket.gethostname()}:{os.getpid()}"
     app[METRICS] = Metrics(settings.metrics_dir)
     app[SOCKETS] = weakref.WeakSet()
-    app.cleanup_ctx.extend([_redis_ctx, _pool_ctx, _fanout_ctx, _metrics_ctx, _gc_ctx])
+    app[BACKEND] = Backend()
+    app[CLIENTS] = ClientAddresses(settings.trusted_proxies)
+    app[SLOTS] = Slots(settings)
+    app.cleanup_ctx.extend([_pool_ctx, _backend_ctx, _metrics_ctx, _gc_ctx])
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(add_security_headers)
     add_routes(app)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -57,6 +59,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything tunable about a worker. Build with `Settings.from_env()`."""
@@ -93,6 +109,23 @@ class Settings:
     public_origins: tuple[str, ...] = ()
     control_socket: Path | None = None
     download_link_ttl_s: int = 600
+    # Limits (invariant 9). Concurrency caps are per worker; windows are shared in Redis.
+    trusted_proxies: tuple[str, ...] = ()
+    hello_timeout_s: float = 10.0
+    max_sockets_per_client: int = 50
+    rate_limit_session_messages: int = 20
+    rate_limit_client_messages: int = 60
+    new_sessions_per_client: int = 60
+    new_sessions_window_s: int = 3600
+    upload_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    max_uploads_per_session: int = 2
+    max_uploads_per_client: int = 4
+    upload_stall_s: float = 60.0
+    upload_min_progress_bytes: int = 64 * 1024
+    upload_quota_bytes: int = 1024**3
+    upload_quota_window_s: int = 3600
+    parse_timeout_s: float = 300.0
+    storage_retry_max_s: float = 5.0
 
     @classmethod
     def from_env(
@@ -116,7 +149,6 @@ class Settings:
                 "TPR_WS_SECRET is not set: every worker must share one secret (session tokens "
                 "are signed with it); set it, or start with `tpr-ws serve`"
             )
-        origins = env.get(_PREFIX + "ALLOWED_ORIGINS", "")
         public = env.get(_PREFIX + "PUBLIC_ORIGINS", "")
         control_socket = env.get(_PREFIX + "CONTROL_SOCKET", "").strip()
         values: dict[str, Any] = {
@@ -137,7 +169,7 @@ class Settings:
             ),
             "log_max_events": _int(env, _PREFIX + "LOG_MAX_EVENTS", base.log_max_events),
             "log_max_bytes": _int(env, _PREFIX + "LOG_MAX_BYTES", base.log_max_bytes),
-            "allowed_origins": tuple(o.strip() for o in origins.split(",") if o.strip()),
+            "allowed_origins": _list(env, _PREFIX + "ALLOWED_ORIGINS"),
             "heartbeat_s": float(_int(env, _PREFIX + "HEARTBEAT_S", int(base.heartbeat_s))),
             "parse_processes": _int(env, _PREFIX + "PARSE_PROCESSES", base.parse_processes),
             "parse_memory_limit_bytes": _int(
@@ -170,10 +202,53 @@ class Settings:
             "download_link_ttl_s": _int(
                 env, _PREFIX + "DOWNLOAD_LINK_TTL_S", base.download_link_ttl_s
             ),
+            **cls._limits_from_env(env, base),
         }
         settings = cls(**values)
         settings.validate()
         return settings
+
+    @staticmethod
+    def _limits_from_env(env: Mapping[str, str], base: Settings) -> dict[str, Any]:
+        b = base
+        return {
+            "trusted_proxies": _list(env, _PREFIX + "TRUSTED_PROXIES"),
+            "hello_timeout_s": _float(env, _PREFIX + "HELLO_TIMEOUT_S", b.hello_timeout_s),
+            "max_sockets_per_client": _int(
+                env, _PREFIX + "MAX_SOCKETS_PER_CLIENT", b.max_sockets_per_client
+            ),
+            "rate_limit_session_messages": _int(
+                env, _PREFIX + "RATE_LIMIT_SESSION_MESSAGES", b.rate_limit_session_messages
+            ),
+            "rate_limit_client_messages": _int(
+                env, _PREFIX + "RATE_LIMIT_CLIENT_MESSAGES", b.rate_limit_client_messages
+            ),
+            "new_sessions_per_client": _int(
+                env, _PREFIX + "NEW_SESSIONS_PER_CLIENT", b.new_sessions_per_client
+            ),
+            "new_sessions_window_s": _int(
+                env, _PREFIX + "NEW_SESSIONS_WINDOW_S", b.new_sessions_window_s
+            ),
+            "upload_dir": Path(env.get(_PREFIX + "UPLOAD_DIR") or b.upload_dir),
+            "max_uploads_per_session": _int(
+                env, _PREFIX + "MAX_UPLOADS_PER_SESSION", b.max_uploads_per_session
+            ),
+            "max_uploads_per_client": _int(
+                env, _PREFIX + "MAX_UPLOADS_PER_CLIENT", b.max_uploads_per_client
+            ),
+            "upload_stall_s": _float(env, _PREFIX + "UPLOAD_STALL_S", b.upload_stall_s),
+            "upload_min_progress_bytes": _int(
+                env, _PREFIX + "UPLOAD_MIN_PROGRESS_BYTES", b.upload_min_progress_bytes
+            ),
+            "upload_quota_bytes": _int(env, _PREFIX + "UPLOAD_QUOTA_BYTES", b.upload_quota_bytes),
+            "upload_quota_window_s": _int(
+                env, _PREFIX + "UPLOAD_QUOTA_WINDOW_S", b.upload_quota_window_s
+            ),
+            "parse_timeout_s": _float(env, _PREFIX + "PARSE_TIMEOUT_S", b.parse_timeout_s),
+            "storage_retry_max_s": _float(
+                env, _PREFIX + "STORAGE_RETRY_MAX_S", b.storage_retry_max_s
+            ),
+        }
 
     def validate(self) -> None:
         problems = []
@@ -200,6 +275,7 @@ class Settings:
             )
         if len(self.secret) < 16:
             problems.append("TPR_WS_SECRET must be at least 16 characters")
+        problems += self._limit_problems()
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -218,6 +294,30 @@ class Settings:
             return ()
         hosts = _LOOPBACK if self.host in _LOOPBACK else (self.host,)
         return tuple(f"http://{f'[{h}]' if ':' in h else h}:{self.port}" for h in hosts)
+
+    def _limit_problems(self) -> list[str]:
+        positive = {
+            "HELLO_TIMEOUT_S": self.hello_timeout_s,
+            "MAX_SOCKETS_PER_CLIENT": self.max_sockets_per_client,
+            "RATE_LIMIT_SESSION_MESSAGES": self.rate_limit_session_messages,
+            "RATE_LIMIT_CLIENT_MESSAGES": self.rate_limit_client_messages,
+            "NEW_SESSIONS_PER_CLIENT": self.new_sessions_per_client,
+            "NEW_SESSIONS_WINDOW_S": self.new_sessions_window_s,
+            "MAX_UPLOADS_PER_SESSION": self.max_uploads_per_session,
+            "MAX_UPLOADS_PER_CLIENT": self.max_uploads_per_client,
+            "UPLOAD_STALL_S": self.upload_stall_s,
+            "UPLOAD_QUOTA_BYTES": self.upload_quota_bytes,
+            "UPLOAD_QUOTA_WINDOW_S": self.upload_quota_window_s,
+            "PARSE_TIMEOUT_S": self.parse_timeout_s,
+            "STORAGE_RETRY_MAX_S": self.storage_retry_max_s,
+        }
+        problems = [f"TPR_WS_{name} must be positive" for name, v in positive.items() if v <= 0]
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                problems.append(f"TPR_WS_TRUSTED_PROXIES: {proxy!r} is not an address or network")
+        return problems
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the launcher use this)."""

@@ -38,7 +38,7 @@ from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.errors import UploadRejected
-from tpr_ws.pool import ParsePool
+from tpr_ws.pool import ParsePool, SpooledFile, parse_spooled
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
 
@@ -129,11 +129,12 @@ class Conversation:
         shown_text = shown.strip() if shown and shown.strip() else text
         return await self._run(sid, message_id, MessageReceived(text=text), user_text=shown_text)
 
-    async def upload(self, sid: str, upload_id: str, data: bytes, file_name: str) -> TurnResult:
-        """Parse (in the process pool) and feed the result to the session's actor, telling the
-        session's sockets how far it got on the way. Once per upload id: a resent upload is
-        answered from its record, and one resent while the first is still being parsed (on
-        any worker) waits for the first's answer instead of parsing and logging again."""
+    async def upload(self, sid: str, upload_id: str, file: SpooledFile) -> TurnResult:
+        """Parse the spooled file (in the process pool) and feed the result to the session's
+        actor, telling the session's sockets how far it got on the way. Once per upload id: a
+        resent upload is answered from its record, and one resent while the first is still
+        being parsed (on any worker) waits for the first's answer instead of parsing and
+        logging again."""
         storage = self._registry.storage
         token = f"{self._registry.holder_prefix}{secrets.token_hex(8)}"
         known = await self._claim_parsing(sid, upload_id, token)
@@ -141,7 +142,7 @@ class Conversation:
             return known  # a resent upload: its events, progress included, are in the log
         renewer = asyncio.create_task(_renew_parsing(storage, sid, upload_id, token))
         try:
-            return await self._parse_and_run(sid, upload_id, data, file_name)
+            return await self._parse_and_run(sid, upload_id, file)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,11 +167,10 @@ class Conversation:
                 return known
             await asyncio.sleep(PARSE_WAIT_S)
 
-    async def _parse_and_run(
-        self, sid: str, upload_id: str, data: bytes, file_name: str
-    ) -> TurnResult:
+    async def _parse_and_run(self, sid: str, upload_id: str, file: SpooledFile) -> TurnResult:
         message_id = f"upload:{upload_id}"
-        size_mb = len(data) / 1_048_576
+        file_name = file.file_name
+        size_mb = file.size / 1_048_576
         label = f"Uploaded **{md_escape(file_name)}** ({size_mb:.1f} MB)"
 
         async def progress(phase: str, message: str, fraction: float | None) -> None:
@@ -180,9 +180,15 @@ class Conversation:
             await self._registry.storage.append_events(sid, [event])
 
         await progress("received", f"Received {file_name} ({size_mb:.1f} MB); reading it…", 0.3)
-        ticker = asyncio.create_task(_tick(progress, len(data)), name="upload-progress")
+        ticker = asyncio.create_task(_tick(progress, file.size), name="upload-progress")
         try:
-            processed = await self._process(data, file_name)
+            processed = await self._process(
+                file.key,
+                file_name,
+                lambda: self._pool.run(
+                    parse_spooled, str(file.path), file_name, self._max_upload_bytes
+                ),
+            )
         except UploadRejected as exc:
             # The chat says what is wrong too; the caller then answers the upload with the error.
             await progress("failed", "The file could not be used.", None)
@@ -216,8 +222,11 @@ class Conversation:
         failed = UploadFailed(file_name=file_name, problems=problems)
         return await self._run(sid, message_id, failed, user_text=label)
 
-    async def _process(self, data: bytes, file_name: str) -> ProcessedUpload:
-        key = await asyncio.to_thread(dataset_key, data)
+    async def _process(
+        self, key: str, file_name: str, parse: Callable[[], Awaitable[ProcessedUpload]]
+    ) -> ProcessedUpload:
+        """The upload with content key `key`: parsed before (by any worker), or `parse()`d now
+        and stored."""
         meta = await self._datasets.meta(key)
         if meta is not None:
             return ProcessedUpload(
@@ -228,7 +237,7 @@ class Conversation:
                 report=meta["report"],
                 overview=meta["overview"],
             )
-        processed = await self._pool.run(process_upload, data, file_name, self._max_upload_bytes)
+        processed = await parse()
         await self._datasets.put(
             processed.key,
             processed.blob,
@@ -282,7 +291,14 @@ class Conversation:
         known = self._sample
         if known is None or await self._datasets.meta(known.blob_key) is None:
             sample = await asyncio.to_thread(sample_upload)
-            processed = await self._process(sample.data, sample.file_name)
+            key = await asyncio.to_thread(dataset_key, sample.data)
+            processed = await self._process(
+                key,
+                sample.file_name,
+                lambda: self._pool.run(
+                    process_upload, sample.data, sample.file_name, self._max_upload_bytes
+                ),
+            )
             known = FileUploaded(
                 blob_key=processed.key, file_name=sample.file_name, overview=processed.overview
             )

@@ -7,13 +7,17 @@ TprWsError
 │   ├── Unauthorized       wrong or missing token (WebSocket close 4401, HTTP 401)
 │   ├── ForbiddenOrigin    Origin not allowed (HTTP 403)
 │   ├── TooLarge           frame or upload over the limit (HTTP 413)
-│   ├── RateLimited        too many messages (HTTP 429)
+│   ├── RateLimited        too many in a window (HTTP 429, `retry_after_s`): per socket,
+│   │                      session, client address; new sessions; upload bytes
+│   ├── LimitReached       too many held at once, per worker (HTTP 429): sockets, uploads
+│   ├── TimedOut           no progress in time (HTTP 408): a stalled upload, a missing hello
 │   ├── NotFound           unknown session or no results yet (HTTP 404)
 │   ├── Conflict           a resumable upload is not at the offset the client said (HTTP 409)
 │   ├── PreconditionFailed a resumable-upload protocol version we do not speak (HTTP 412)
 │   ├── Unsupported        a content type or encoding we do not accept (HTTP 415)
 │   ├── ChecksumMismatch   a chunk's checksum does not match its bytes (HTTP 460, tus)
-│   └── UploadRejected     not a workbook, zip bomb, unusable workbook: lists every problem
+│   └── UploadRejected     not a workbook, zip bomb, unusable workbook, parsing past the time
+│                          limit: lists every problem
 └── ServerError            our fault: logged, the user is asked to retry
     ├── StorageUnavailable Redis unreachable
     ├── LeaseLost          the turn's lease expired or was taken over; nothing was sent
@@ -64,7 +68,16 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     UNKNOWN_RESULT = "unknown_result"
     TOO_LARGE = "too_large"
-    RATE_LIMITED = "rate_limited"
+    # Limits (invariant 9); README's configuration table has their settings.
+    RATE_LIMITED = "rate_limited"  # messages of one socket
+    SESSION_RATE_LIMITED = "session_rate_limited"  # of one session: all its sockets, all workers
+    CLIENT_RATE_LIMITED = "client_rate_limited"  # of one client address, all workers
+    TOO_MANY_SESSIONS = "too_many_sessions"  # sessions created by one client address
+    UPLOAD_QUOTA = "upload_quota"  # upload bytes of one client address in the window
+    TOO_MANY_SOCKETS = "too_many_sockets"  # sockets of one client address on a worker
+    TOO_MANY_UPLOADS = "too_many_uploads"  # uploads in progress per session / client address
+    UPLOAD_STALLED = "upload_stalled"  # an upload body that stopped arriving
+    HELLO_TIMEOUT = "hello_timeout"  # no valid hello in time after the upgrade
     # Uploads the server will not use (the body's `problems` lists every reason).
     UPLOAD_REJECTED = "upload_rejected"
     EMPTY_FILE = "empty_file"
@@ -74,6 +87,7 @@ class ErrorCode(StrEnum):
     UNREADABLE = "unreadable"
     UNUSABLE_WORKBOOK = "unusable_workbook"
     DATASET_EXPIRED = "dataset_expired"
+    PARSE_TIMEOUT = "parse_timeout"  # reading the file took longer than the time limit
     # The server's fault.
     SERVER_ERROR = "server_error"
     STORAGE_UNAVAILABLE = "storage_unavailable"
@@ -85,12 +99,16 @@ class ErrorCode(StrEnum):
 CLOSE_CODES: Final[Mapping[ErrorCode, int]] = {
     ErrorCode.UNAUTHORIZED: 4401,
     ErrorCode.UNKNOWN_SESSION: 4404,
+    ErrorCode.HELLO_TIMEOUT: 4408,
+    ErrorCode.TOO_MANY_SOCKETS: 4429,
 }
 """Fatal errors: the WebSocket is closed with this code after the error frame."""
 
 RETRYABLE: Final = frozenset(
     {
         ErrorCode.RATE_LIMITED,
+        ErrorCode.SESSION_RATE_LIMITED,
+        ErrorCode.CLIENT_RATE_LIMITED,
         ErrorCode.SERVER_ERROR,
         ErrorCode.STORAGE_UNAVAILABLE,
         ErrorCode.LEASE_LOST,
@@ -147,8 +165,30 @@ class TooLarge(ClientError):
 
 
 class RateLimited(ClientError):
+    """Past a window's limit; `retry_after_s` says when the window starts over (if known)."""
+
     code = ErrorCode.RATE_LIMITED
     http_status = 429
+
+    def __init__(
+        self, message: str, *, code: ErrorCode | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_s = retry_after_s
+
+
+class LimitReached(ClientError):
+    """Too many of something held open at once on a worker; one must finish first."""
+
+    code = ErrorCode.TOO_MANY_UPLOADS
+    http_status = 429
+
+
+class TimedOut(ClientError):
+    """The client made no progress for too long; what it held is released."""
+
+    code = ErrorCode.UPLOAD_STALLED
+    http_status = 408
 
 
 class NotFound(ClientError):

@@ -1,4 +1,5 @@
-"""Metrics of one worker: turns, turn latency, lease waits, fenced commits, sockets, replays.
+"""Metrics of one worker: turns, turn latency, lease waits, fenced commits, sockets, replays,
+uploads.
 
 Instruments are plain process-local numbers (a turn costs a few dict updates, not the file
 writes of prometheus_client's multiprocess mode). With a shared directory (gunicorn: the
@@ -95,10 +96,13 @@ class Metrics:
         self.sockets = Gauge("tpr_ws_sockets", "Open WebSockets")
         self.replays = Counter("tpr_ws_replays", "Reconnect replays by kind", "kind")
         self.uploads = Counter("tpr_ws_uploads", "Uploads by outcome", "outcome")
+        self.uploads_in_progress = Gauge(
+            "tpr_ws_uploads_receiving", "Upload bodies being received (spooled to disk)"
+        )
         self.errors = Counter("tpr_ws_client_errors", "Errors sent by code", "code")
         self._all: tuple[Instrument, ...] = (
             self.turns, self.turn_seconds, self.lease_wait_seconds, self.fenced,
-            self.sockets, self.replays, self.uploads, self.errors,
+            self.sockets, self.replays, self.uploads, self.uploads_in_progress, self.errors,
         )  # fmt: skip
 
     # RegistryMetrics protocol

@@ -52,6 +52,11 @@ class Stack:
             "TPR_WS_ALLOWED_ORIGINS": self.proxy.url,
             # A tight rate limit (2 messages/s, bursts of 10) so a typing burst meets it.
             "TPR_WS_RATE_LIMIT_MESSAGES": "10", "TPR_WS_RATE_LIMIT_WINDOW_S": "5",
+            # Every page of the run is one client address (127.0.0.1) on one Redis for longer
+            # than an hour: per-client windows would count the whole suite as one user.
+            "TPR_WS_NEW_SESSIONS_PER_CLIENT": "100000",
+            "TPR_WS_RATE_LIMIT_CLIENT_MESSAGES": "100000",
+            "TPR_WS_UPLOAD_QUOTA_BYTES": str(1 << 40),
         }  # fmt: skip
 
     def start_workers(self) -> None:

@@ -26,9 +26,17 @@ _SCHEMA: Final = pa.schema(
 )
 
 
+def dataset_hasher() -> Any:
+    """A hash object whose hex digest, after every byte of an upload, is its `dataset_key`
+    (for uploads read piece by piece)."""
+    return hashlib.sha256()
+
+
 def dataset_key(upload: bytes) -> str:
     """The content key of an upload: the SHA-256 of its bytes, in hex."""
-    return hashlib.sha256(upload).hexdigest()
+    hasher = dataset_hasher()
+    hasher.update(upload)
+    return str(hasher.hexdigest())
 
 
 def encode_dataset(frame: pd.DataFrame) -> bytes:

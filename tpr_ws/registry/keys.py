@@ -33,6 +33,10 @@ Shared by sessions (content-addressed, with a TTL)::
     tpr:blob:{<key>:meta}  a blob's metadata, written after the blob (its presence = complete)
     tpr:result:{<key>}     immutable result objects (one analysis: its table and summary)
 
+Limits shared by every worker (fixed windows, each with a TTL of its window)::
+
+    tpr:quota:{<subject>}:<name>   a counter; subject = a session id or a client address
+
 Per worker process::
 
     tpr:wake:<tag>         pub/sub channel: "<token>|<epoch>|<has state>|<state>" hands the
@@ -148,3 +152,15 @@ class KeySpace:
         """A worker's wake-up channel: a hand-over to a waiter whose token ends in
         ``@<tag>`` is published here (the scripts build the same name from the waiters key)."""
         return f"{self.prefix}:wake:{tag}".encode()
+
+    def quota(self, subject: str, name: str) -> bytes:
+        """A fixed-window counter of `name` (e.g. messages) for one subject (a session id or
+        a client address); the subject is the hash tag, so a session's counter shares its
+        slot."""
+        if not subject or "{" in subject or "}" in subject:
+            raise ValueError(f"invalid quota subject {subject!r}")
+        return f"{self.prefix}:quota:{{{subject}}}:{name}".encode()
+
+    def quota_pattern(self) -> str:
+        """A SCAN pattern matching every quota counter (operators and tests reset windows)."""
+        return f"{self.prefix}:quota:*"

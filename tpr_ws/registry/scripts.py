@@ -1,6 +1,7 @@
-"""The Lua scripts behind `tpr_ws.registry.storage` (only storage.py imports this module).
+"""The Lua scripts behind `tpr_ws.registry.storage` and `tpr_ws.registry.quotas` (only those
+import this module).
 
-Every script touches the keys of one session only; they share the hash tag ``{<sid>}``, so
+Every session script touches the keys of one session only; they share the hash tag ``{<sid>}``, so
 one slot. The wake channel of a waiter is named inside the scripts (from its token) because
 which waiter is at the head is only known there; channels are not keys (any node publishes to
 the whole cluster).
@@ -385,3 +386,18 @@ def configure(
     ):
         script = script.replace(name, str(int(value)))
     return script
+
+
+# window: a fixed-window counter. KEYS[1] the counter; ARGV[1] the amount to add (0 reads),
+# ARGV[2] the window in ms. The window starts with its first hit and is never extended, so a
+# client that keeps hitting a full window is not locked out any longer; the key always has a
+# TTL. Returns {count after adding, ms left in the window}.
+WINDOW = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  left = tonumber(ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], left)
+end
+return {count, left}
+"""

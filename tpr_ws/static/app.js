@@ -238,7 +238,7 @@ const STATUS_TEXT = {
 function showStatus(m, status, detail) {
   if (status === "removed") { chat.removePending(m.id); return; }
   if (status === "retrying") {
-    const why = detail.code === "rate_limited" ? "Too many messages at once" : "The server could not finish that";
+    const why = detail.code.endsWith("rate_limited") ? "Too many messages at once" : "The server could not finish that";
     chat.setPendingStatus(m.id, `${why}; trying again in ${Math.ceil(detail.delayMs / 1000)} s…`, "queued");
     return;
   }

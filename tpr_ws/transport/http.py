@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -13,16 +14,24 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from tpr_ws.errors import ClientError, ErrorCode, ProtocolError, ServerError, TooLarge
+from tpr_ws.errors import (
+    ClientError,
+    ErrorCode,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    TimedOut,
+    TooLarge,
+)
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import CONVERSATION, METRICS, SETTINGS, STORAGE
+from tpr_ws.transport.keys import BACKEND, CLIENTS, METRICS, SETTINGS, SLOTS
 from tpr_ws.transport.origin import check_origin
+from tpr_ws.transport.spool import spool_upload
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tpr_ws.access")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_CHUNK = 256 * 1024
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -37,11 +46,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return response
     except ClientError as exc:
         request.app[METRICS].errors.labels(exc.code).inc()
-        body: dict[str, Any] = {"code": exc.code, "message": exc.message}
-        problems = getattr(exc, "problems", None)
-        if problems:
-            body["problems"] = problems
-        return _json({"error": body}, status=exc.http_status)
+        return _client_error(exc)
     except web.HTTPException:
         raise
     except (ServerError, RedisError, OSError) as exc:
@@ -49,12 +54,27 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         code = _server_code(exc)
         request.app[METRICS].errors.labels(code).inc()
         message = "The server could not finish that; try again."
-        return _json({"error": {"code": code, "message": message}}, 503)
+        response = _json({"error": {"code": code, "message": message}}, 503)
+        response.headers["Retry-After"] = "2"
+        return response
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         request.app[METRICS].errors.labels(ErrorCode.SERVER_ERROR).inc()
         body = {"code": ErrorCode.SERVER_ERROR, "message": "Something went wrong."}
         return _json({"error": body}, 500)
+
+
+def _client_error(exc: ClientError) -> web.Response:
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    problems = getattr(exc, "problems", None)
+    if problems:
+        body["problems"] = problems
+    response = _json({"error": body}, status=exc.http_status)
+    if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+        response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s)))
+    if isinstance(exc, TimedOut | TooLarge):
+        response.force_close()  # the rest of the body is not wanted
+    return response
 
 
 def _server_code(exc: Exception) -> ErrorCode:
@@ -87,53 +107,46 @@ async def access_log_middleware(request: web.Request, handler: Any) -> web.Strea
 
 async def create_session(request: web.Request) -> web.Response:
     check_origin(request)
+    services = request.app[BACKEND].require()
+    await services.windows.new_session(request.app[CLIENTS].of(request))
     sid = auth.new_session_id()
-    await request.app[CONVERSATION].start(sid)
+    await services.conversation.start(sid)
     token = auth.token_for(request.app[SETTINGS].secret, sid)
     return _json({"session_id": sid, "token": token}, status=201)
-
-
-async def _read_upload(request: web.Request, limit: int) -> tuple[str, bytes]:
-    """Stream the multipart field `file` into memory, refusing it as soon as it passes `limit`."""
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
-        raise TooLarge(f"The file is larger than the {limit // 1_048_576} MB limit.")
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError):
-        raise ProtocolError(
-            "Send the file as multipart/form-data in a field named 'file'.",
-            code=ErrorCode.BAD_UPLOAD,
-        ) from None
-    async for part in reader:
-        if getattr(part, "name", None) != "file":
-            continue
-        file_name = Path(getattr(part, "filename", None) or "upload").name[:200]
-        chunks, size = [], 0
-        while chunk := await part.read_chunk(_CHUNK):  # type: ignore[union-attr]
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"The file is larger than the {limit // 1_048_576} MB limit.")
-            chunks.append(chunk)
-        return file_name, b"".join(chunks)
-    raise ProtocolError(
-        "Send the file in a multipart field named 'file'.", code=ErrorCode.BAD_UPLOAD
-    )
 
 
 async def upload(request: web.Request) -> web.Response:
     check_origin(request)
     sid = auth.owned_session(request, request.app[SETTINGS].secret)
-    await auth.existing_session(request.app[STORAGE], sid)
+    services = request.app[BACKEND].require()
+    await auth.existing_session(services.storage, sid)
     key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
     if not _IDEMPOTENCY_KEY.match(key):
         raise ProtocolError(
             "Idempotency-Key must be 1-128 URL-safe characters.", code=ErrorCode.BAD_KEY
         )
-    upload_id = key
-    file_name, data = await _read_upload(request, request.app[SETTINGS].max_upload_bytes)
-    result = await request.app[CONVERSATION].upload(sid, upload_id, data, file_name)
-    request.app[METRICS].uploads.labels("duplicate" if result.duplicate else "done").inc()
-    return _json({"upload_id": upload_id, "seq": result.first_seq}, status=202)
+    settings, client = request.app[SETTINGS], request.app[CLIENTS].of(request)
+    metrics = request.app[METRICS]
+    with request.app[SLOTS].upload(sid, client):
+        await services.windows.upload_allowed(client)
+        metrics.uploads_in_progress.inc()
+        try:
+            spooled = await spool_upload(
+                request,
+                settings.upload_dir,
+                limit=settings.max_upload_bytes,
+                stall_s=settings.upload_stall_s,
+                min_progress_bytes=settings.upload_min_progress_bytes,
+            )
+        finally:
+            metrics.uploads_in_progress.dec()
+        try:
+            await services.windows.count_upload(client, spooled.size)
+            result = await services.conversation.upload(sid, key, spooled)
+        finally:
+            await asyncio.to_thread(spooled.remove)
+    metrics.uploads.labels("duplicate" if result.duplicate else "done").inc()
+    return _json({"upload_id": key, "seq": result.first_seq}, status=202)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -141,8 +154,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    backend = request.app[BACKEND]
+    if backend.services is None:
+        return _json({"status": "starting", "reason": backend.problem}, status=503)
     try:
-        await request.app[STORAGE].ping()
+        await backend.services.storage.ping()
     except (RedisError, OSError) as exc:
         return _json({"status": "unavailable", "reason": type(exc).__name__}, status=503)
     return _json({"status": "ready"})

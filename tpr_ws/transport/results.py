@@ -17,7 +17,7 @@ from tpr_ws.domain.report_html import content_security_policy
 from tpr_ws.downloads import FORMATS, Download
 from tpr_ws.errors import ErrorCode, NotFound
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import ANALYSES, DOWNLOADS, SETTINGS, STORAGE
+from tpr_ws.transport.keys import BACKEND, SETTINGS
 
 _KEY: Final = re.compile(r"^[0-9a-f]{64}$")
 IMMUTABLE: Final = "private, max-age=31536000, immutable"
@@ -38,7 +38,7 @@ def _key(request: web.Request) -> str:
 
 
 async def _state(request: web.Request, sid: str) -> bytes:
-    state = await request.app[STORAGE].load_state(sid)
+    state = await request.app[BACKEND].require().storage.load_state(sid)
     if state is None:
         raise auth.unknown_session()
     return state
@@ -53,8 +53,8 @@ async def result_object(request: web.Request) -> web.StreamResponse:
     """The stored result object (JSON: summary and ward rows), as stored: its bytes never
     change under its key, so the browser may keep it forever."""
     sid, key = _owner(request), _key(request)
-    analysis = request.app[DOWNLOADS].owned(await _state(request, sid), key)
-    store = request.app[ANALYSES]
+    analysis = request.app[BACKEND].require().downloads.owned(await _state(request, sid), key)
+    store = request.app[BACKEND].require().analyses
     data = await store.raw(key)
     served = key
     if data is None:  # expired: computed again (same bytes unless the rule changed since)
@@ -78,7 +78,7 @@ async def result_object(request: web.Request) -> web.StreamResponse:
 async def links(request: web.Request) -> web.Response:
     """Signed links to the analysis's downloads, valid for TPR_WS_DOWNLOAD_LINK_TTL_S."""
     sid, key = _owner(request), _key(request)
-    request.app[DOWNLOADS].owned(await _state(request, sid), key)
+    request.app[BACKEND].require().downloads.owned(await _state(request, sid), key)
     settings = request.app[SETTINGS]
     expires = int(time.time()) + settings.download_link_ttl_s
     base = f"/api/sessions/{sid}/results/{key}"
@@ -96,7 +96,9 @@ async def download(request: web.Request) -> web.Response:
     secret = request.app[SETTINGS].secret
     if not auth.link_signed(request, secret, sid, key, fmt):
         auth.verify(secret, sid, auth.request_token(request))
-    file = await request.app[DOWNLOADS].render(await _state(request, sid), key, fmt)
+    file = (
+        await request.app[BACKEND].require().downloads.render(await _state(request, sid), key, fmt)
+    )
     return _attachment(file)
 
 
@@ -104,7 +106,9 @@ async def latest(request: web.Request) -> web.Response:
     """The session's latest results (Bearer token only: for scripts)."""
     sid = _owner(request)
     fmt = LATEST[request.match_info["name"]]
-    return _attachment(await request.app[DOWNLOADS].render(await _state(request, sid), None, fmt))
+    return _attachment(
+        await request.app[BACKEND].require().downloads.render(await _state(request, sid), None, fmt)
+    )
 
 
 def _attachment(file: Download) -> web.Response:

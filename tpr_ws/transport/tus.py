@@ -47,8 +47,9 @@ from tpr_ws.errors import (
 )
 from tpr_ws.registry.storage import UploadInfo
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import CONVERSATION, METRICS, SETTINGS, STORAGE, WORKER_ID
+from tpr_ws.transport.keys import BACKEND, METRICS, SETTINGS, WORKER_ID
 from tpr_ws.transport.origin import check_origin
+from tpr_ws.transport.spool import spool_bytes
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,expiration,termination"
@@ -79,7 +80,7 @@ async def _session(request: web.Request, *, state_changing: bool = True) -> str:
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         raise PreconditionFailed(f"Send Tus-Resumable: {TUS_VERSION}.", code=ErrorCode.TUS_VERSION)
     sid = auth.owned_session(request, request.app[SETTINGS].secret)
-    await auth.existing_session(request.app[STORAGE], sid)
+    await auth.existing_session(request.app[BACKEND].require().storage, sid)
     return sid
 
 
@@ -149,7 +150,7 @@ async def create(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key", "")
     uid = key if _UPLOAD_ID.match(key) else uuid.uuid4().hex
     ttl_ms = settings.upload_ttl_s * 1000
-    kind, value = await request.app[STORAGE].create_upload(
+    kind, value = await request.app[BACKEND].require().storage.create_upload(
         sid, uid, length, meta, now_ms=_now_ms(), ttl_ms=ttl_ms,
         max_pending=settings.upload_max_pending,
         max_pending_bytes=settings.upload_max_pending_bytes,
@@ -179,7 +180,7 @@ def _state(info: UploadInfo) -> str:
 async def head(request: web.Request) -> web.Response:
     sid = await _session(request, state_changing=False)
     uid = _upload_id(request)
-    info = await request.app[STORAGE].upload_info(sid, uid)
+    info = await request.app[BACKEND].require().storage.upload_info(sid, uid)
     if info is None or info.state == "deleted":
         raise _gone()
     offset = info.offset if info.state == "receiving" else info.length
@@ -233,7 +234,7 @@ async def patch(request: web.Request) -> web.Response:
     offset = _int_header(request, "Upload-Offset")
     chunk = await _read_chunk(request, settings.upload_chunk_max_bytes)
     _check_checksum(request, chunk)
-    storage = request.app[STORAGE]
+    storage = request.app[BACKEND].require().storage
     ttl_ms = settings.upload_ttl_s * 1000
     outcome = await storage.append_chunk(sid, uid, offset, chunk, now_ms=_now_ms(), ttl_ms=ttl_ms)
     if outcome.kind == "gone":
@@ -261,7 +262,7 @@ async def patch(request: web.Request) -> web.Response:
 async def _finish(request: web.Request, sid: str, uid: str) -> str:
     """Decode, check and hand a complete upload to the conversation, once. Returns its state:
     ``done``, or ``finishing`` while another worker does it; raises the refusal if it failed."""
-    storage = request.app[STORAGE]
+    storage = request.app[BACKEND].require().storage
     info = await storage.upload_info(sid, uid)
     if info is None or info.state == "deleted":
         raise _gone()
@@ -304,8 +305,8 @@ def _refusal(info: UploadInfo) -> UploadRejected:
 
 async def _hand_over(request: web.Request, sid: str, uid: str, info: UploadInfo) -> None:
     settings = request.app[SETTINGS]
-    storage = request.app[STORAGE]
-    conversation = request.app[CONVERSATION]
+    storage = request.app[BACKEND].require().storage
+    conversation = request.app[BACKEND].require().conversation
     name = info.meta.get("filename", "upload")
     sent = await storage.upload_bytes(sid, uid)
     if sent is None or len(sent) != info.length:
@@ -326,12 +327,16 @@ async def _hand_over(request: web.Request, sid: str, uid: str, info: UploadInfo)
     except UploadRejected as exc:
         await conversation.reject_upload(sid, uid, name, len(sent), exc.problems)
         raise
-    result = await conversation.upload(sid, uid, data, name)
+    spooled = await spool_bytes(settings.upload_dir, data, name)
+    try:
+        result = await conversation.upload(sid, uid, spooled)
+    finally:
+        await asyncio.to_thread(spooled.remove)
     request.app[METRICS].uploads.labels("duplicate" if result.duplicate else "done").inc()
 
 
 async def _renew_claim(request: web.Request, sid: str, uid: str, token: str) -> None:
-    storage = request.app[STORAGE]
+    storage = request.app[BACKEND].require().storage
     while True:
         await asyncio.sleep(CLAIM_TTL_MS / 3000)
         if not await storage.renew_upload_claim(sid, uid, token, CLAIM_TTL_MS):
@@ -341,7 +346,7 @@ async def _renew_claim(request: web.Request, sid: str, uid: str, token: str) -> 
 async def delete(request: web.Request) -> web.Response:
     sid = await _session(request)
     uid = _upload_id(request)
-    storage = request.app[STORAGE]
+    storage = request.app[BACKEND].require().storage
     info = await storage.upload_info(sid, uid)
     if info is None or info.state == "deleted":
         raise NotFound("No such upload.", code=ErrorCode.UNKNOWN_UPLOAD)

@@ -17,27 +17,25 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
 
 from tpr_ws.errors import (
     CLOSE_CODES,
     ClientError,
     ErrorCode,
+    LimitReached,
+    NotFound,
     ProtocolError,
     RateLimited,
     ServerError,
+    StorageUnavailable,
     TooLarge,
 )
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import (
-    CONVERSATION,
-    FANOUT,
-    METRICS,
-    SETTINGS,
-    SOCKETS,
-    STORAGE,
-    WORKER_ID,
-)
+from tpr_ws.transport.backend import Services
+from tpr_ws.transport.keys import BACKEND, CLIENTS, METRICS, SETTINGS, SLOTS, SOCKETS, WORKER_ID
 from tpr_ws.transport.origin import check_origin
+from tpr_ws.transport.timers import HelloDeadline, StorageRetry
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +68,21 @@ class _Bucket:
 class Connection:
     """One client socket."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, request: web.Request, ws: web.WebSocketResponse, services: Services, client: str
+    ) -> None:
         app = request.app
         self.ws = ws
+        self.client = client
         self.settings = app[SETTINGS]
-        self.storage = app[STORAGE]
-        self.fanout = app[FANOUT]
-        self.conversation = app[CONVERSATION]
+        self.storage = services.storage
+        self.fanout = services.fanout
+        self.conversation = services.conversation
+        self.windows = services.windows
         self.metrics = app[METRICS]
         self.worker_id = app[WORKER_ID]
         self.sid: str | None = None
+        self._greeting: tuple[str, int] | None = None  # a verified hello not yet welcomed
         self.cursor = 0
         self._pending: list[dict[str, Any]] = []
         self._must_read = False
@@ -89,6 +92,8 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._bucket = _Bucket(self.settings.rate_limit_messages, self.settings.rate_limit_window_s)
+        self._retry = StorageRetry(self._wake.set, self.settings.storage_retry_max_s)
+        self._deadline = HelloDeadline(self.settings.hello_timeout_s, self._hello_expired)
 
     # -- receiving -----------------------------------------------------------------------
     async def serve(self) -> None:
@@ -107,6 +112,8 @@ class Connection:
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
+            self._deadline.cancel()
+            self._retry.cancel()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -134,6 +141,8 @@ class Connection:
         elif kind == "say":
             try:
                 self._check_say(frame)
+                assert self.sid is not None
+                await self.windows.message(self.sid, self.client)
             except ClientError as exc:
                 mid = frame.get("id")
                 await self._send_error(exc.code, str(exc), mid if isinstance(mid, str) else None)
@@ -168,18 +177,40 @@ class Connection:
             raise RateLimited("Too many messages; wait a few seconds and try again.")
 
     async def _hello(self, frame: dict[str, Any]) -> None:
-        if self.sid is not None:
+        if self.sid is not None or self._greeting is not None:
             raise ProtocolError("This socket already said hello.", code=ErrorCode.ALREADY_GREETED)
         sid, token, last_seq = frame.get("session_id"), frame.get("token"), frame.get("last_seq", 0)
         if not isinstance(sid, str) or not isinstance(last_seq, int) or last_seq < 0:
             raise ProtocolError("hello needs session_id (string) and last_seq (integer >= 0).")
         auth.check_session_id(sid)
         auth.verify(self.settings.secret, sid, token if isinstance(token, str) else None)
-        current = await auth.existing_session(self.storage, sid)
-        # Subscribe before reading the log, so nothing committed in between is missed.
-        self.sid = sid
+        self._deadline.met()
         self._events_in_ack = frame.get("protocol") == PROTOCOL_EVENTS_IN_ACK
-        await self.fanout.subscribe(sid, self._on_published)
+        # Verified: from here a storage failure is retried on a timer until the welcome.
+        self._greeting = (sid, last_seq)
+        await self._welcome()
+
+    async def _hello_expired(self) -> None:
+        if self.sid is None and self._greeting is None:
+            code = ErrorCode.HELLO_TIMEOUT
+            await self._send_error(code, "No valid hello in time; reconnect and say hello.")
+            await self.ws.close(code=CLOSE_CODES[code], message=code.encode())
+
+    async def _welcome(self, _: Any = None) -> None:
+        assert self._greeting is not None
+        sid, last_seq = self._greeting
+        try:
+            current = await auth.existing_session(self.storage, sid)
+        except NotFound:
+            self._greeting = None
+            raise
+        # Subscribe before reading the log, so nothing committed in between is missed.
+        try:
+            await self.fanout.subscribe(sid, self._on_published)
+        except BaseException:
+            await self.fanout.unsubscribe(sid, self._on_published)
+            raise
+        self.sid, self._greeting = sid, None
         async with self._send_lock:
             await self._send(
                 {
@@ -239,6 +270,9 @@ class Connection:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._greeting is not None:
+                await self._guard(self._welcome, None, None)
+                continue
             if self._hold or self.sid is None:
                 continue
             async with self._send_lock:
@@ -271,6 +305,7 @@ class Connection:
                 for event in read.events:
                     await self._send_event(event)
                 if not read.events or self.cursor >= read.last_seq:
+                    self._retry.succeeded()
                     return
         for event in unique:
             await self._send_event(event)
@@ -306,6 +341,8 @@ class Connection:
             close = CLOSE_CODES.get(exc.code)
             if close is not None:
                 await self.ws.close(code=close, message=exc.code.encode())
+        except (StorageUnavailable, RedisError) as exc:
+            await self._storage_failed(exc, message_id)
         except ServerError as exc:
             log.warning("turn failed: %s (%s)", exc.code, exc)
             await self._send_error(
@@ -321,6 +358,16 @@ class Connection:
                 message_id,
             )
 
+    async def _storage_failed(self, exc: Exception, message_id: Any) -> None:
+        """Redis is unreachable: a retryable error (once per outage unless it answers a say),
+        no traceback, and the hello or catch-up is retried on a timer."""
+        self._must_read = self.sid is not None
+        first = self._retry.failed()
+        if first or isinstance(message_id, str):
+            log.warning("storage unavailable on a WebSocket: %s", exc)
+            text = "The server cannot reach its storage; it retries by itself."
+            await self._send_error(ErrorCode.STORAGE_UNAVAILABLE, text, message_id)
+
     async def _send_error(self, code: ErrorCode, message: str, message_id: Any = None) -> None:
         self.metrics.errors.labels(code).inc()
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
@@ -332,19 +379,34 @@ class Connection:
 
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)
-    settings = request.app[SETTINGS]
+    app = request.app
+    services = app[BACKEND].require()  # before the upgrade: 503 while storage is not connected
+    settings = app[SETTINGS]
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_s,
         max_msg_size=settings.max_message_bytes * 4,
     )
     await ws.prepare(request)
-    sockets = request.app[SOCKETS]
-    sockets.add(ws)
-    metrics = request.app[METRICS]
-    metrics.sockets.inc()
-    try:
-        await Connection(request, ws).serve()
-    finally:
-        sockets.discard(ws)
-        metrics.sockets.dec()
+    client = app[CLIENTS].of(request)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(app[SLOTS].socket(client))
+        except LimitReached as exc:
+            await _refuse(ws, exc)
+            return ws
+        sockets, metrics = app[SOCKETS], app[METRICS]
+        sockets.add(ws)
+        metrics.sockets.inc()
+        try:
+            await Connection(request, ws, services, client).serve()
+        finally:
+            sockets.discard(ws)
+            metrics.sockets.dec()
     return ws
+
+
+async def _refuse(ws: web.WebSocketResponse, exc: ClientError) -> None:
+    """Tell a socket why it is refused, then close it with the code's close code."""
+    frame = {"type": "error", "code": exc.code, "message": exc.message}
+    await ws.send_str(orjson.dumps(frame).decode())
+    await ws.close(code=CLOSE_CODES[exc.code], message=exc.code.encode())

@@ -15,6 +15,10 @@ const CONFIG = {
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_BAD_TOKEN = 4401;
 export const CLOSE_UNKNOWN_SESSION = 4404;
+// No valid hello in time (a stalled page) or too many sockets from this address: the server
+// said why in an error frame; reconnect with the usual backoff.
+export const CLOSE_HELLO_TIMEOUT = 4408;
+export const CLOSE_TOO_MANY_SOCKETS = 4429;
 const CLOSE_CLIENT_RESYNC = 4000;
 
 export class Connection {
@@ -123,6 +127,9 @@ export class Connection {
     if (this.stopped) return;
     if (code === CLOSE_BAD_TOKEN || code === CLOSE_UNKNOWN_SESSION) { this.hooks.onSessionGone(); return; }
     if (code === CLOSE_GOING_AWAY || code === CLOSE_CLIENT_RESYNC) { this.attempt = 0; this.open(); return; }
+    // Too many sockets: waiting for one to close takes a while; do not start with short delays.
+    if (code === CLOSE_TOO_MANY_SOCKETS) this.attempt = Math.max(this.attempt, 4);
+    else if (code === CLOSE_HELLO_TIMEOUT) this.attempt = Math.max(this.attempt, 1);
     this.scheduleRetry();
   }
 

@@ -10,7 +10,8 @@
 
 /** Error codes worth retrying by themselves, and how many times. */
 export const AUTO_RETRY = Object.freeze({
-  rate_limited: 8, server_error: 3, storage_unavailable: 3, lease_lost: 3, fenced: 3, state_version: 3,
+  rate_limited: 8, session_rate_limited: 8, client_rate_limited: 8,
+  server_error: 3, storage_unavailable: 6, lease_lost: 3, fenced: 3, state_version: 3,
 });
 const MAX_RETRY_DELAY_MS = 15000;
 

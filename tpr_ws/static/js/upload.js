@@ -129,7 +129,7 @@ export class UploadPanel {
       this.ctx.onAccepted(shown);
     } catch (err) {
       if (err.status === 401 || err.status === 404) { parts.card.remove(); this.ctx.onSessionGone(); return; }
-      this.fail(parts, shown, key, err, file != null && (err.status === 0 || err.status >= 500));
+      this.fail(parts, shown, key, err, file != null && notFinished(err));
     } finally {
       if (this.active === upload) this.active = null;
     }
@@ -165,8 +165,7 @@ export class UploadPanel {
     parts.label.textContent = "";
     parts.note.textContent = "";
     clear(parts.body);
-    const serverSide = err.status === 0 || err.status >= 500;
-    const title = serverSide ? "The upload did not finish. " : "This file could not be used. ";
+    const title = notFinished(err) ? "The upload did not finish. " : "This file could not be used. ";
     const problems = Array.isArray(err.problems) ? err.problems : [];
     // With a list of problems the list says it all (the message repeats it).
     const message = problems.length ? "" : String(err.message || "Upload failed.");
@@ -181,4 +180,9 @@ export class UploadPanel {
     actions.append(h("button", { type: "button", class: "link-btn", onclick: () => { parts.card.remove(); if (this.card === parts.card) this.card = null; } }, "Dismiss"));
     parts.body.append(actions);
   }
+}
+
+// Not the file's fault: the server, the network, a stalled body (408) or a limit (429).
+function notFinished(err) {
+  return err.status === 0 || err.status === 408 || err.status === 429 || err.status >= 500;
 }
