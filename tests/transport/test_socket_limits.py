@@ -3,6 +3,8 @@ trusted proxy the forwarded address)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import orjson
 import pytest
@@ -14,11 +16,12 @@ pytestmark = pytest.mark.slow
 
 
 async def _closed(ws: aiohttp.ClientWebSocketResponse) -> list[dict]:
-    """Every frame until the server closes the socket."""
+    """Every frame until the server closes the socket (which it must do within 30 s)."""
     frames = []
-    async for msg in ws:
-        if msg.type == aiohttp.WSMsgType.TEXT:
-            frames.append(orjson.loads(msg.data))
+    async with asyncio.timeout(30):
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                frames.append(orjson.loads(msg.data))
     return frames
 
 
