@@ -139,3 +139,24 @@ async def test_the_upload_quota_per_client_is_shared_by_every_worker(worker_fact
         assert r.status == 429
         assert (await r.json())["error"]["code"] == "upload_quota"
         assert int(r.headers["Retry-After"]) > 0
+
+
+async def test_resumable_uploads_count_against_the_same_quota(worker_factory, http) -> None:
+    (w,) = worker_factory(1, TPR_WS_UPLOAD_QUOTA_BYTES="1000")
+    c = await _session(http, w)
+
+    async def create(length: int) -> tuple[int, dict]:
+        headers = {
+            "Tus-Resumable": "1.0.0",
+            "Authorization": f"Bearer {c.token}",
+            "Upload-Length": str(length),
+        }
+        async with http.post(f"{w.url}/api/sessions/{c.sid}/files", headers=headers) as r:
+            return r.status, (await r.json() if r.status >= 400 else {})
+
+    assert (await create(1500))[0] == 201  # counted when created
+    status, body = await create(10)
+    assert status == 429 and body["error"]["code"] == "upload_quota", body
+    sample = sample_upload()  # and the one-request upload meets the same window
+    status, body = await c.upload(w.url, sample.data, sample.file_name)
+    assert status == 429 and body["error"]["code"] == "upload_quota", body

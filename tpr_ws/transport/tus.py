@@ -47,7 +47,7 @@ from tpr_ws.errors import (
 )
 from tpr_ws.registry.storage import UploadInfo
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import BACKEND, METRICS, SETTINGS, WORKER_ID
+from tpr_ws.transport.keys import BACKEND, CLIENTS, METRICS, SETTINGS, WORKER_ID
 from tpr_ws.transport.origin import check_origin
 from tpr_ws.transport.spool import spool_bytes
 
@@ -150,7 +150,9 @@ async def create(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key", "")
     uid = key if _UPLOAD_ID.match(key) else uuid.uuid4().hex
     ttl_ms = settings.upload_ttl_s * 1000
-    kind, value = await request.app[BACKEND].require().storage.create_upload(
+    services, client = request.app[BACKEND].require(), request.app[CLIENTS].of(request)
+    await services.windows.upload_allowed(client)  # the client address's upload quota
+    kind, value = await services.storage.create_upload(
         sid, uid, length, meta, now_ms=_now_ms(), ttl_ms=ttl_ms,
         max_pending=settings.upload_max_pending,
         max_pending_bytes=settings.upload_max_pending_bytes,
@@ -161,6 +163,8 @@ async def create(request: web.Request) -> web.Response:
         raise RateLimited(f"This session already has {value} unfinished uploads.")
     if kind == "quota":
         raise TooLarge("This session's unfinished uploads hold too much; finish or cancel one.")
+    if kind == "created":
+        await services.windows.count_upload(client, length)
     location = f"/api/sessions/{sid}/files/{uid}"
     return web.Response(
         status=201, headers=_headers(Location=location, **{"Upload-Expires": _expires(ttl_ms)})
