@@ -139,13 +139,16 @@ class Connection:
         if kind == "hello":
             await self._hello(frame)
         elif kind == "say":
+            mid = frame.get("id") if isinstance(frame.get("id"), str) else None
             try:
                 self._check_say(frame)
                 assert self.sid is not None
                 await self.windows.message(self.sid, self.client)
             except ClientError as exc:
-                mid = frame.get("id")
-                await self._send_error(exc.code, str(exc), mid if isinstance(mid, str) else None)
+                await self._send_error(exc.code, str(exc), mid)
+                return
+            except (StorageUnavailable, RedisError) as exc:  # the shared windows are in Redis
+                await self._storage_failed(exc, mid)
                 return
             await self._inbox.put(frame)
         elif kind == "ping":
