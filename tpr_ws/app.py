@@ -101,8 +101,9 @@ async def _connect(app: web.Application) -> Services:
     return Services(storage, registry, conversation, analyses, Downloads(analyses), fanout, windows)
 
 
-async def _keep_connecting(app: web.Application) -> None:
-    """Connect to Redis, retrying with backoff for as long as it is unreachable."""
+async def _keep_connecting(app: web.Application, attempted: asyncio.Event) -> None:
+    """Connect to Redis, retrying with backoff for as long as it is unreachable; `attempted`
+    is set after the first attempt, whatever its outcome."""
     backend, cap = app[BACKEND], app[SETTINGS].storage_retry_max_s
     delay = min(0.2, cap)
     while True:
@@ -112,17 +113,23 @@ async def _keep_connecting(app: web.Application) -> None:
         except (RedisError, OSError, TimeoutError) as exc:
             backend.problem = f"storage unreachable: {type(exc).__name__}"
             log.warning("storage unreachable (%s); retrying in %.1f s", exc, delay)
+            attempted.set()
             await asyncio.sleep(delay)
             delay = min(delay * 2, cap)
             continue
         backend.connected(services)
+        attempted.set()
         return
 
 
 async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:
     if not app[SETTINGS].redis_url:
         raise RuntimeError("REDIS_URL is not set: start the server with `tpr-ws serve`")
-    task = asyncio.create_task(_keep_connecting(app), name="storage-connect")
+    attempted = asyncio.Event()
+    task = asyncio.create_task(_keep_connecting(app, attempted), name="storage-connect")
+    # With Redis up, the worker takes no request before it is connected (as a worker that
+    # needs Redis to boot would); with Redis down, it boots without it after one attempt.
+    await attempted.wait()
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

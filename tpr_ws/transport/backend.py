@@ -1,8 +1,9 @@
 """A worker's Redis-backed objects, available once Redis has answered.
 
-A worker boots without Redis (gunicorn stops the whole instance when a worker fails to boot)
-and connects in the background; until then every request that needs storage gets
-`storage_unavailable` (HTTP 503) and /readyz says the worker is not ready.
+A worker tries Redis once while it starts; if Redis does not answer, it boots without it
+(gunicorn stops the whole instance when a worker fails to boot) and keeps connecting in the
+background. Until then every request that needs storage gets `storage_unavailable` (HTTP 503)
+and /readyz says the worker is not ready.
 """
 
 from __future__ import annotations
