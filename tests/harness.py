@@ -113,6 +113,14 @@ class ChatClient:
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self.close_codes: list[int | None] = []  # one per socket, as the server closed it
+        self.closed_at: float | None = None  # when the last socket's reader ended
+        self.anomalies: list[str] = []  # gaps or duplicates seen (the reader then stops)
+
+    @property
+    def closed(self) -> bool:
+        """No socket, or the server closed it (a reconnect is due)."""
+        return self._reader is None or self._reader.done()
 
     @property
     def last_seq(self) -> int:
@@ -124,10 +132,14 @@ class ChatClient:
             body = await r.json()
         self.sid, self.token = body["session_id"], body["token"]
 
-    async def connect(self, base_url: str, *, last_seq: int | None = None) -> None:
+    async def connect(
+        self, base_url: str, *, last_seq: int | None = None, timeout: float = 15.0
+    ) -> None:
         await self.disconnect()
-        ws_url = base_url.replace("http://", "ws://") + "/ws"
-        self.ws = await self.http.ws_connect(ws_url, autoping=True)
+        ws_url = base_url.replace("http", "ws", 1) + "/ws"  # http -> ws, https -> wss
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+        async with asyncio.timeout(timeout):
+            self.ws = await self.http.ws_connect(ws_url, autoping=True)
         await self.ws.send_str(
             orjson.dumps(
                 {
@@ -139,10 +151,16 @@ class ChatClient:
                 }
             ).decode()
         )
-        self._reader = asyncio.create_task(self._read(self.ws))
-        await self.wait_until(lambda: bool(self.welcome), timeout=15)
+        errors_before = len(self.errors)
+        reader = self._reader = asyncio.create_task(self._read(self.ws))
+        await self.wait_until(
+            lambda: bool(self.welcome) or reader.done() or len(self.errors) > errors_before,
+            timeout=timeout,
+        )
+        if not self.welcome:  # refused (an error frame) or closed: say why
+            raise ConnectionError(f"hello not welcomed: {self.errors[errors_before:]!r}")
         # the replay of what this client missed follows the welcome
-        await self.wait_until(lambda: self.last_seq >= self.welcome["last_seq"], timeout=15)
+        await self.wait_until(lambda: self.last_seq >= self.welcome["last_seq"], timeout=timeout)
 
     async def disconnect(self) -> None:
         if self._reader is not None:
@@ -157,6 +175,19 @@ class ChatClient:
         self.welcome = {}
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            await self._read_frames(ws)
+        finally:
+            self.close_codes.append(ws.close_code)
+            self.closed_at = time.monotonic()
+            # A say whose socket is gone will never be acked on it: its waiter learns now.
+            for fut in self._acks.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionResetError("socket closed before the ack"))
+            self._acks.clear()
+            self._changed.set()
+
+    async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
@@ -184,21 +215,28 @@ class ChatClient:
 
     def _event(self, event: dict[str, Any]) -> None:
         seq = event["seq"]
-        assert seq == self.last_seq + 1, f"gap or duplicate: got {seq} after {self.last_seq}"
+        if seq != self.last_seq + 1:
+            self.anomalies.append(f"gap or duplicate: got {seq} after {self.last_seq}")
+        assert seq == self.last_seq + 1, self.anomalies[-1]
         self.events.append(event)
 
     async def send_raw(self, data: str) -> None:
         assert self.ws is not None
         await self.ws.send_str(data)
 
-    async def say(self, text: str, *, mid: str | None = None, wait: bool = True) -> dict[str, Any]:
+    async def say(
+        self, text: str, *, mid: str | None = None, wait: bool = True, timeout: float = 60.0
+    ) -> dict[str, Any]:
         mid = mid or uuid.uuid4().hex
+        frame = orjson.dumps({"type": "say", "id": mid, "text": text}).decode()
+        if not wait:
+            await self.send_raw(frame)
+            return {"id": mid}
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[mid] = fut
-        await self.send_raw(orjson.dumps({"type": "say", "id": mid, "text": text}).decode())
-        if not wait:
-            return {"id": mid}
-        return await asyncio.wait_for(fut, timeout=60)
+        await self.send_raw(frame)
+        async with asyncio.timeout(timeout):
+            return await fut
 
     async def wait_until(self, predicate: Any, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -208,7 +246,8 @@ class ChatClient:
                 raise TimeoutError("condition not met; last frames: " + repr(self.frames[-5:]))
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.5))
+                async with asyncio.timeout(min(remaining, 0.5)):
+                    await self._changed.wait()
 
     def bot_events(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["role"] == "bot" and not e["data"].get("progress")]

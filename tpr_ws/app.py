@@ -11,6 +11,7 @@ import socket
 import weakref
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -25,6 +26,7 @@ from tpr_ws.logs import configure_logging
 from tpr_ws.metrics import Metrics
 from tpr_ws.pool import ParsePool
 from tpr_ws.registry.client import connect as connect_storage
+from tpr_ws.registry.durability import Durability, Policy
 from tpr_ws.registry.quotas import Quotas
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Registry
@@ -85,13 +87,19 @@ async def _connect(app: web.Application) -> Services:
         raise
     kind = "Redis Cluster" if cluster else "Redis"
     log.info("storage: %s at %s", kind, redact_url(settings.redis_url))
+    policy = Policy.parse(settings.durability, settings.durability_timeout_ms)
+    durability = None if policy is None else Durability(client, storage.keys, policy)
+    if durability is not None:
+        await durability.check()
     registry = Registry(
         storage,
         lease_ttl_ms=settings.lease_ttl_ms,
         holder_prefix=app[WORKER_ID],
         metrics=app[METRICS],
+        durability=durability,
     )
     registry.on_committed = fanout.deliver
+    registry.on_unsure = fanout.poke
     datasets = DatasetStore(storage, ttl_s=settings.blob_ttl_s)
     analyses = AnalysisStore(storage, datasets, ttl_s=settings.blob_ttl_s)
     conversation = Conversation(
@@ -177,10 +185,40 @@ async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     gc.unfreeze()
 
 
+SUCCESSOR_WAIT_S = 5.0  # well within gunicorn's graceful_timeout (tpr_ws/gunicorn_conf.py)
+SHARED_LISTENER = web.AppKey("shared_listener", bool)
+
+
+async def _wait_for_successor(app: web.Application) -> None:
+    """Under gunicorn the workers share one listening socket, which this worker has stopped
+    accepting on. On a reload (SIGHUP) the new workers are still booting: keep serving the open
+    sockets (their turns finish) until one of them answers there, so the clients sent away
+    find a worker at once; at most SUCCESSOR_WAIT_S (a full stop has no successor)."""
+    settings = app[SETTINGS]
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    url = f"http://{host}:{settings.port}/readyz"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SUCCESSOR_WAIT_S
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+        while loop.time() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+
+
 async def _close_sockets(app: web.Application) -> None:
-    # GOING_AWAY tells clients to reconnect, elsewhere, at once.
-    for ws in list(app[SOCKETS]):  # type: ignore[index]
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+    # GOING_AWAY ("reconnect") tells clients to reconnect, elsewhere, at once, resending what
+    # was not acknowledged. All at once: each close waits for the client's close frame, and a
+    # rolling reload must finish within gunicorn's graceful timeout.
+    if app.get(SHARED_LISTENER) and app[SOCKETS]:
+        await _wait_for_successor(app)
+    sockets = list(app[SOCKETS])  # type: ignore[index]
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"reconnect") for ws in sockets),
+        return_exceptions=True,
+    )
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -213,4 +251,6 @@ async def create_app() -> web.Application:
     """Zero-argument factory for `gunicorn tpr_ws.app:create_app`."""
     configure_logging()
     # Several workers: each must have the same secret, never a random one of its own.
-    return build_app(Settings.from_env(require_secret=True))
+    app = build_app(Settings.from_env(require_secret=True))
+    app[SHARED_LISTENER] = True  # gunicorn: every worker accepts on the same socket
+    return app

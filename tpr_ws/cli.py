@@ -80,8 +80,10 @@ def _run_gunicorn(env: dict[str, str]) -> int:
     def forward(signum: int, _frame: object) -> None:
         proc.send_signal(signum)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    # SIGHUP: gunicorn starts fresh workers (new code, new settings), then stops the old ones
+    # gracefully (their sockets close with 1001 and clients reconnect): a rolling restart.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
     return proc.wait()
 
 

@@ -126,6 +126,8 @@ class Settings:
     upload_quota_window_s: int = 3600
     parse_timeout_s: float = 300.0
     storage_retry_max_s: float = 5.0
+    durability: str = "none"
+    durability_timeout_ms: int = 2_000
 
     @classmethod
     def from_env(
@@ -203,6 +205,10 @@ class Settings:
                 env, _PREFIX + "DOWNLOAD_LINK_TTL_S", base.download_link_ttl_s
             ),
             **cls._limits_from_env(env, base),
+            "durability": env.get(_PREFIX + "DURABILITY", base.durability).strip().lower(),
+            "durability_timeout_ms": _int(
+                env, _PREFIX + "DURABILITY_TIMEOUT_MS", base.durability_timeout_ms
+            ),
         }
         settings = cls(**values)
         settings.validate()
@@ -264,6 +270,10 @@ class Settings:
             problems.append("TPR_WS_REDIS_MAX_CONNECTIONS must be at least 2")
         if self.download_link_ttl_s < 10:
             problems.append("TPR_WS_DOWNLOAD_LINK_TTL_S must be at least 10")
+        if self.durability not in ("none", "replica", "aof", "replica+aof"):
+            problems.append("TPR_WS_DURABILITY must be none, replica, aof or replica+aof")
+        if self.durability_timeout_ms < 1:
+            problems.append("TPR_WS_DURABILITY_TIMEOUT_MS must be at least 1")
         if self.log_max_bytes < 16 * 1024:
             problems.append("TPR_WS_LOG_MAX_BYTES must be at least 16384")
         if self.message_ids_kept < 10:

@@ -60,6 +60,9 @@ class EmbeddedRedis:
         cluster_enabled: bool = False,
         binary: Path | None = None,
         password: str | None = None,
+        host: str = "127.0.0.1",
+        extra: dict[str, str] | None = None,
+        config_file: Path | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
@@ -71,6 +74,9 @@ class EmbeddedRedis:
         self.cluster_enabled = cluster_enabled
         self.binary = binary or find_server_binary()
         self.password = password
+        self.host = host
+        self.extra = dict(extra or {})  # options given on the command line (they win)
+        self.config_file = config_file  # an operator's config file, included first
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,7 +84,7 @@ class EmbeddedRedis:
         if self.port is None:
             raise RuntimeError("server not started")
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"redis://{auth}{self.host}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -91,7 +97,7 @@ class EmbeddedRedis:
     def _args(self, port: int) -> list[str]:
         options = {
             "port": str(port),
-            "bind": "127.0.0.1",
+            "bind": self.host,
             "dir": str(self.data_dir),
             "daemonize": "no",
             "protected-mode": "no",
@@ -105,10 +111,14 @@ class EmbeddedRedis:
             options["cluster-enabled"] = "yes"
             options["cluster-config-file"] = str(self.data_dir / "nodes.conf")
             options["cluster-node-timeout"] = "5000"
+        options.update(self.extra)
         args = [str(self.binary)]
+        lines = [f"include {self.config_file.resolve()}"] if self.config_file else []
         if self.password:
+            lines.append(f"requirepass {self.password}")
+        if lines:
             config = self.data_dir / "auth.conf"
-            write_private(config, f"requirepass {self.password}\n")
+            write_private(config, "\n".join(lines) + "\n")
             args.append(str(config))
         for name, value in options.items():
             args += [f"--{name}", value]
@@ -128,6 +138,8 @@ class EmbeddedRedis:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 umask=0o077,  # its log and AOF files: the owner's only
+                # a config file's relative `include`s resolve from its own directory
+                cwd=self.config_file.resolve().parent if self.config_file else None,
             )
             if self._wait_ready(port):
                 self.port = port
@@ -142,7 +154,7 @@ class EmbeddedRedis:
 
     def _wait_ready(self, port: int) -> bool:
         deadline = time.monotonic() + _START_TIMEOUT_S
-        client = redis.Redis(host="127.0.0.1", port=port, password=self.password, socket_timeout=1)
+        client = redis.Redis(host=self.host, port=port, password=self.password, socket_timeout=1)
         try:
             while time.monotonic() < deadline:
                 if self._proc is None or self._proc.poll() is not None:
@@ -168,6 +180,11 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (`start()` brings it back on the same port and data)."""
+        atexit.unregister(self.stop)
+        self._kill()
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None

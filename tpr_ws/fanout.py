@@ -87,6 +87,12 @@ class Fanout:
         for listener in list(self._listeners.get(sid, ())):
             listener(events)
 
+    def poke(self, sid: str) -> None:
+        """Tell the session's local sockets to read the log (a commit of this worker whose
+        outcome it does not know: its published copy is skipped here)."""
+        for listener in list(self._listeners.get(sid, ())):
+            listener(None)
+
     def _dispatch(self, sid: str, payload: bytes | None) -> None:
         events: list[dict[str, Any]] | None = None
         if payload is not None:

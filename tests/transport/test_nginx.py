@@ -25,6 +25,7 @@ def loopback_config(shipped: str, worker_port: int, port: int, logs: Path) -> st
     upstream = rf"\1\n    server 127.0.0.1:{worker_port};\n    \2"
     text = re.sub(r"(upstream tpr_ws \{).*?(keepalive)", upstream, shipped, flags=re.S)
     text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};")
+    text = re.sub(r"\n\s*ssl_certificate(_key)? [^;]*;", "", text)  # plain HTTP: no certificate
     text = re.sub(r"access_log \S+", f"access_log {logs / 'access.log'}", text)
     assert f"access_log {logs / 'access.log'} tpr_ws_paths;" in text
     return text

@@ -45,8 +45,8 @@ class LeanRedis(Redis):
 
 
 class LeanCluster(RedisCluster):
-    """A Redis Cluster client with the worker's `Subscriber` (on the URL's node: a PUBLISH
-    reaches every node's subscribers)."""
+    """A Redis Cluster client with the worker's `Subscriber` (on any node, since a PUBLISH
+    reaches every node's subscribers; it moves to another known node when its own fails)."""
 
     subscriber: Subscriber
 
@@ -121,7 +121,6 @@ def connect(
     per caller token / message id); only `append_events` could append a batch twice.
     """
     retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=2)
-    subscriber = Subscriber(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
     timeouts: dict[str, Any] = {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": connect_timeout_s,
@@ -130,8 +129,14 @@ def connect(
         lean_cluster: LeanCluster = LeanCluster.from_url(  # type: ignore[assignment]
             url, retry=retry, connection_class=PackedConnection, **timeouts
         )
-        lean_cluster.subscriber = subscriber
+        lean_cluster.subscriber = Subscriber(
+            url,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            addresses=lambda: [(n.host, int(n.port)) for n in lean_cluster.get_nodes()],
+        )
         return lean_cluster
+    subscriber = Subscriber(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,

@@ -374,6 +374,19 @@ return 1
 """
 
 
+# Confirm a committed message for a durable ack (see durability.py): rewrite its record, a
+# write that follows the commit in the replication stream, so the WAIT / WAITAOF sent right
+# after it on the same connection covers the commit.
+# KEYS[1] the session's message records (hash)  ARGV[1] message id
+# Returns 1, or 0 if the record is not here (lost with a failed primary: run the turn again).
+CONFIRM = """
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], rec)
+return 1
+"""
+
+
 def configure(
     script: str, *, records_kept: int, log_maxlen: int, log_maxbytes: int, session_ttl_s: int
 ) -> str:

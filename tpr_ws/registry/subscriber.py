@@ -6,6 +6,10 @@ state after it (a log, a lease) cannot miss a message published in between. Pub/
 at-most-once: when the connection is lost, or the server stops answering pings, every callback
 is called with None (messages may have been missed: read the truth again), and the connection
 is re-opened and every channel subscribed again, after which the callbacks get None once more.
+
+On a Redis Cluster a PUBLISH reaches the subscribers of every node, so the connection may be on
+any node; given `addresses` (the nodes the cluster client knows), it moves to another node
+when its own fails, so fan-out and wake-ups follow failovers instead of waiting for one node.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import hiredis
@@ -26,6 +30,9 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[bytes | None], None]
 """Called with each message's payload, or None when messages may have been lost."""
+
+Addresses = Callable[[], Sequence[tuple[str, int]]]
+"""Other (host, port) pairs the connection may move to (a cluster's nodes)."""
 
 
 class _Protocol(asyncio.Protocol):
@@ -61,8 +68,18 @@ class _Protocol(asyncio.Protocol):
 class Subscriber:
     """Pub/sub for a whole worker (see module docstring); start with `start()`."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0, connect_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        connect_timeout_s: float = 2.0,
+        addresses: Addresses | None = None,
+    ) -> None:
         self._params = parse_url(url)
+        self._addresses = addresses
+        host, port = self._params.get("host", "localhost"), int(self._params.get("port", 6379))
+        self._at: tuple[str, int] = (host, port)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self._callbacks: dict[bytes, Callback] = {}
@@ -112,13 +129,32 @@ class Subscriber:
                     fut.set_result(None)
 
     async def _open(self) -> _Protocol:
+        """Connect where the last connection was, else to the first other address that answers."""
+        candidates = [self._at]
+        if self._addresses is not None:
+            candidates += [a for a in self._addresses() if a != self._at]
+        error: Exception | None = None
+        for address in candidates:
+            try:
+                proto = await self._open_at(address)
+            except (OSError, TimeoutError) as exc:
+                error = exc
+                continue
+            if address != self._at:
+                log.warning("pub/sub: moved from %s:%s to %s:%s", *self._at, *address)
+                self._at = address
+            return proto
+        assert error is not None
+        raise error
+
+    async def _open_at(self, address: tuple[str, int]) -> _Protocol:
         loop = asyncio.get_running_loop()
         p = self._params
         async with asyncio.timeout(self.connect_timeout_s):
             if "path" in p:
                 _, proto = await loop.create_unix_connection(lambda: _Protocol(self), p["path"])
             else:
-                host, port = p.get("host", "localhost"), int(p.get("port", 6379))
+                host, port = address
                 _, proto = await loop.create_connection(lambda: _Protocol(self), host, port)
             if p.get("password"):
                 # The AUTH reply (+OK, not a list) is skipped by data_received.

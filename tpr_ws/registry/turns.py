@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from tpr_ws.errors import Fenced, LeaseLost, StorageUnavailable
+from tpr_ws.registry.durability import Durability, NotDurable
 from tpr_ws.registry.storage import Acquired, MessageRecord, Storage
 
 
@@ -98,12 +99,15 @@ class Registry:
         lease_ttl_ms: int,
         holder_prefix: str = "",
         metrics: RegistryMetrics | None = None,
+        durability: Durability | None = None,
     ) -> None:
         self.storage = storage
         self.lease_ttl_ms = lease_ttl_ms
         self.holder_prefix = holder_prefix
         self.metrics = metrics
         self.on_committed: Callable[[str, list[dict[str, Any]]], None] | None = None
+        self.on_unsure: Callable[[str], None] | None = None  # a commit whose outcome is unknown
+        self.durability = durability  # None: acked once committed on the primary
         self._background: set[asyncio.Task[None]] = set()
 
     async def run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
@@ -116,8 +120,13 @@ class Registry:
         outcome = "error"
         try:
             result = await self._run(sid, message_id, turn)
+            if self.durability is not None:
+                await self.durability.confirm(sid, message_id)
             outcome = "duplicate" if result.duplicate else "committed"
             return result
+        except NotDurable:
+            outcome = "not_durable"
+            raise
         except Fenced:
             outcome = "fenced"
             raise
@@ -141,6 +150,8 @@ class Registry:
         no lease, no effect), else None. Raises `StorageUnavailable`."""
         try:
             record = await self.storage.message_record(sid, message_id)
+            if record is not None and self.durability is not None:
+                await self.durability.confirm(sid, message_id)
         except (RedisError, OSError) as exc:
             raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
         return None if record is None else _answer(message_id, record, duplicate=True, events=[])
@@ -151,9 +162,11 @@ class Registry:
         if acquired.record is not None:
             return _answer(message_id, acquired.record, duplicate=True, events=[])
         lease = Lease(sid, token, acquired.epoch, acquired.ticket)
+        commit_sent = False
         try:
             output = await self._run_turn(lease, acquired.state, turn)
             lease.check()
+            commit_sent = True
             committed = await self.storage.commit(
                 sid,
                 message_id,
@@ -165,6 +178,11 @@ class Registry:
                 ttl_ms=self.lease_ttl_ms,
             )
         except BaseException:
+            if commit_sent and self.on_unsure is not None:
+                # The commit may have run (its reply was lost, or the caller gave up): its
+                # publish, tagged with this worker, is skipped here, and no in-process delivery
+                # happened, so this worker's sockets of the session must read the log.
+                self.on_unsure(sid)
             await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
             raise
         if committed.kind == "fenced" or committed.record is None:

@@ -84,6 +84,7 @@ class Connection:
         self.sid: str | None = None
         self._greeting: tuple[str, int] | None = None  # a verified hello not yet welcomed
         self.cursor = 0
+        self.welcomed = False  # the hello set the cursor: events may flow
         self._pending: list[dict[str, Any]] = []
         self._must_read = False
         self._events_in_ack = False  # protocol 2: a turn's events ride in its ack
@@ -163,7 +164,7 @@ class Connection:
                 "A say needs an id of 1-128 letters, digits, '-', '_', ':' or '.'.",
                 code=ErrorCode.BAD_ID,
             )
-        if self.sid is None:
+        if not self.welcomed:
             raise ProtocolError("Send hello before say.", code=ErrorCode.HELLO_REQUIRED)
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -200,21 +201,25 @@ class Connection:
             await self.ws.close(code=CLOSE_CODES[code], message=code.encode())
 
     async def _welcome(self, _: Any = None) -> None:
-        assert self._greeting is not None
-        sid, last_seq = self._greeting
-        try:
-            current = await auth.existing_session(self.storage, sid)
-        except NotFound:
-            self._greeting = None
-            raise
-        # Subscribe before reading the log, so nothing committed in between is missed.
-        try:
-            await self.fanout.subscribe(sid, self._on_published)
-        except BaseException:
-            await self.fanout.unsubscribe(sid, self._on_published)
-            raise
-        self.sid, self._greeting = sid, None
+        # All under the send lock, from the subscription to the cursor: the writer (woken by a
+        # publish or a pub/sub reconnect while the subscription is confirmed) must neither send
+        # from a cursor the hello has not set yet nor welcome a second time.
         async with self._send_lock:
+            if self._greeting is None:
+                return  # welcomed meanwhile
+            sid, last_seq = self._greeting
+            try:
+                current = await auth.existing_session(self.storage, sid)
+            except NotFound:
+                self._greeting = None
+                raise
+            # Subscribe before reading the log, so nothing committed in between is missed.
+            try:
+                await self.fanout.subscribe(sid, self._on_published)
+            except BaseException:
+                await self.fanout.unsubscribe(sid, self._on_published)
+                raise
+            self.sid, self._greeting = sid, None
             await self._send(
                 {
                     "type": "welcome",
@@ -225,8 +230,10 @@ class Connection:
             )
             if last_seq > current:
                 await self._resync()
+                self.welcomed = True
             else:
                 self.cursor = last_seq
+                self.welcomed = True
                 self.metrics.replays.labels("events").inc()
                 await self._catch_up([], force_read=True)
 
@@ -279,7 +286,8 @@ class Connection:
             if self._hold or self.sid is None:
                 continue
             async with self._send_lock:
-                await self._guard(self._catch_up, [], None)
+                if self.welcomed:
+                    await self._guard(self._catch_up, [], None)
 
     def _take_fresh(self, events: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """The pending and given events above the cursor, in order and unique; None if they

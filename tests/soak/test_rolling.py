@@ -1,0 +1,67 @@
+"""A rolling deploy under load: SIGHUP to every `tpr-ws serve` (gunicorn starts new workers,
+then stops the old ones gracefully): sockets close with 1001, clients reconnect and resend by
+id, nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from pathlib import Path
+
+import pytest
+
+from tests.soak.chaos import Chaos, wait_for
+from tests.soak.deployment import Deployment, ServeInstance, local_deployment
+from tests.soak.record import Recorder
+from tests.soak.redis_ops import OpsSampler
+from tests.soak.run import soak
+
+pytestmark = pytest.mark.slow
+
+
+def deploy(deployment: Deployment) -> None:
+    """A rolling deploy: one instance after the other reloads all its workers (SIGHUP)."""
+    for instance in deployment.instances:
+        before = set(instance.worker_pids())
+        instance.roll()
+
+        def rolled(instance: ServeInstance = instance, before: set[int] = before) -> bool:
+            pids = set(instance.worker_pids())
+            return len(pids) == instance.workers and not pids & before and deployment.all_ready()
+
+        wait_for(rolled, 90, f"every worker of {instance.name} replaced")
+
+
+def storm_figures(rec: Recorder, ops: OpsSampler) -> str:
+    back = sorted(rec.back_after_1001)
+    p99 = back[min(len(back) - 1, int(0.99 * len(back)))] if back else 0.0
+    return (
+        f"sockets closed with 1001: {rec.close_codes[1001]}; back after 1001: "
+        f"median {statistics.median(back) if back else 0:.3f} s, p99 {p99:.3f} s, "
+        f"worst {max(back, default=0):.3f} s; Redis ops/s: steady "
+        f"{ops.median_outside(rec.windows):.0f}, peak during the deploy "
+        f"{ops.peak_in(rec.windows):.0f}"
+    )
+
+
+@pytest.mark.timeout(300)
+async def test_rolling_reload_under_load_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    deployment = local_deployment(tmp_path, instances=2, workers=2)
+    await asyncio.to_thread(deployment.start)
+    assert deployment.redis is not None
+    ops, stop = OpsSampler(deployment.redis.url), asyncio.Event()
+    sampling = asyncio.create_task(ops.run(stop))
+    try:
+        rec = Recorder()
+        chaos = Chaos(rec, {"deploy": lambda: deploy(deployment)}, interval_s=4.0)
+        verdict = await soak(deployment.entry_urls, users=12, seconds=12, recorder=rec, chaos=chaos)
+    finally:
+        stop.set()
+        await sampling
+        await asyncio.to_thread(deployment.stop)
+    print(verdict.table())
+    print(storm_figures(rec, ops))
+    assert verdict.chaos["deploy"] == 1, verdict.table()
+    assert verdict.ok, verdict.table()
+    assert rec.close_codes[1001] > 0  # the old workers said "going away"
+    assert rec.back_after_1001  # ... and the clients came back elsewhere
