@@ -48,7 +48,7 @@ LEASE_S = 3.0
 @contextlib.contextmanager
 def topology(
     args: argparse.Namespace, logs: Path
-) -> Iterator[tuple[Deployment, dict[str, Callable[[], None]], str | None]]:  # noqa: E501
+) -> Iterator[tuple[Deployment, dict[str, Callable[[], None]], str | None]]:
     """The deployment, its chaos actions and the Redis URL to sample (started and stopped)."""
     rng = random.Random(args.seed)
     env = {"TPR_WS_DURABILITY": args.durability}
@@ -157,7 +157,7 @@ async def run(
 
 def report(
     args: argparse.Namespace, verdict: Verdict, rec: Recorder, ops: OpsSampler | None
-) -> None:  # noqa: E501
+) -> None:
     chaos = f", chaos every {args.chaos_every:.0f} s" if args.chaos else ""
     print(
         f"\nsoak: topology {args.topology}, {args.workers} workers per instance, durability "

@@ -19,10 +19,17 @@ from tests.harness import REPO
 from tpr_ws.embedded import EmbeddedRedis, free_port
 
 # Settings every soak instance runs with: a short lease so a stalled holder costs seconds, and
-# limits a single test client (one address, many users) would otherwise hit.
+# per-client limits lifted: every virtual user shares one client address (the test machine's, or
+# the load balancer's), which real users do not.
 SOAK_ENV = {
     "TPR_WS_LEASE_TTL_MS": "3000",
     "TPR_WS_RATE_LIMIT_MESSAGES": "100000",
+    "TPR_WS_RATE_LIMIT_SESSION_MESSAGES": "100000",
+    "TPR_WS_RATE_LIMIT_CLIENT_MESSAGES": "10000000",
+    "TPR_WS_NEW_SESSIONS_PER_CLIENT": "10000000",
+    "TPR_WS_MAX_SOCKETS_PER_CLIENT": "100000",
+    "TPR_WS_MAX_UPLOADS_PER_CLIENT": "10000",
+    "TPR_WS_UPLOAD_QUOTA_BYTES": "100000000000",
     "TPR_WS_HEARTBEAT_S": "5",
     "PYTHONUNBUFFERED": "1",
 }

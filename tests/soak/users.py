@@ -18,14 +18,10 @@ import pandas as pd
 from tests.harness import ChatClient
 from tests.soak.oracle_csv import csv_problems
 from tests.soak.record import Recorder, Session
+from tpr_ws.errors import RETRYABLE
 
 T = TypeVar("T")
 
-# Error codes a client answers by sending the same id again (to any worker).
-RETRYABLE_CODES = frozenset(
-    {"storage_unavailable", "server_error", "fenced", "lease_lost", "internal", "rate_limited",
-     "state_version", "busy", "overloaded"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -314,7 +310,7 @@ def _recent(client: ChatClient) -> str:
 
 
 def _raise_for(frame: dict[str, Any]) -> None:
-    if frame.get("code") in RETRYABLE_CODES:
+    if frame.get("code") in RETRYABLE:
         raise Retry(f"error {frame.get('code')}: {frame.get('message')}")
     raise WorkflowFailed(f"refused: {frame}")
 
