@@ -23,7 +23,6 @@ from tpr_ws.errors import RETRYABLE
 T = TypeVar("T")
 
 
-
 @dataclass(frozen=True)
 class SoakConfig:
     """How hard a user pushes and what counts as a stall."""
