@@ -7,7 +7,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import HiredisRespSerializer
@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError, NoScriptError
 
 from tpr_ws.registry.pipe import Pipe
 from tpr_ws.registry.subscriber import Subscriber
+from tpr_ws.registry.tls import client_context
 
 RedisClient = Redis | RedisCluster
 
@@ -34,12 +35,11 @@ class LeanRedis(Redis):
     the shared pipelined connection (`Pipe`) of the registry's scripts and hot reads, and the
     worker's pub/sub connection (`Subscriber`: wake-ups of waiting turns, fan-out)."""
 
-    pipe: Pipe | None  # None over TLS: redis-py only
+    pipe: Pipe
     subscriber: Subscriber
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        if self.pipe is not None:
-            await self.pipe.aclose()
+        await self.pipe.aclose()
         await self.subscriber.aclose()
         await super().aclose(close_connection_pool)
 
@@ -115,12 +115,14 @@ def connect(
     """A client for Storage: bytes replies, socket and connect timeouts (a hung server gives
     a quick error), a bounded pool whose callers wait for a free connection (up to
     ``timeout_s``) instead of failing, and the worker's `Subscriber`. A standalone server also
-    gets the shared `Pipe` (no pool at all on the hot path).
+    gets the shared `Pipe` (no pool at all on the hot path). Over TLS (``rediss://``) the pipe
+    and the subscriber share one context made from the URL as redis-py makes its own.
 
     Retrying is safe for every script here (acquire, renew, release and commit are idempotent
     per caller token / message id); only `append_events` could append a batch twice.
     """
     retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=2)
+    tls = client_context(parse_url(url))
     timeouts: dict[str, Any] = {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": connect_timeout_s,
@@ -134,9 +136,10 @@ def connect(
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
             addresses=lambda: [(n.host, int(n.port)) for n in lean_cluster.get_nodes()],
+            tls=tls,
         )
         return lean_cluster
-    subscriber = Subscriber(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
+    subscriber = Subscriber(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s, tls=tls)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -147,9 +150,6 @@ def connect(
         **timeouts,
     )
     client: LeanRedis = LeanRedis.from_pool(pool)  # type: ignore[assignment]
-    try:
-        client.pipe = Pipe(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
-    except ValueError:
-        client.pipe = None
+    client.pipe = Pipe(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s, tls=tls)
     client.subscriber = subscriber
     return client

@@ -4,7 +4,8 @@ Commands are packed by hiredis and those of one loop iteration written together 
 call); replies (RESP2) are parsed by hiredis and matched to callers in order. No pool checkout,
 no health check, no per-call timer: a watchdog armed while commands are outstanding fails them
 all (and drops the socket) once the oldest has waited `timeout_s` while nothing came back, so a
-hung server (SIGSTOP) gives a quick, retryable error. The next call connects again. Blocking
+hung server (SIGSTOP) gives a quick, retryable error. The next call connects again. Plain TCP,
+a Unix socket or TLS (``rediss://``, the context from `tls.client_context`). Blocking
 commands (BLPOP, WAIT) must not go through it: they would hold up every other caller.
 """
 
@@ -12,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ssl
 from typing import Any, cast
 
 import hiredis
 from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tpr_ws.registry.tls import client_context, server_hostname
 
 
 def _reply_error(reply: hiredis.ReplyError) -> RedisError:
@@ -74,10 +78,18 @@ class _Protocol(asyncio.Protocol):
 class Pipe:
     """Pipelined commands on one shared connection (see module docstring)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0, connect_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        connect_timeout_s: float = 2.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls``: the context of a ``rediss://`` URL when the caller has made it already
+        (`tls.client_context`), else it is made here from the URL."""
         self._params = parse_url(url)
-        if self._params.get("connection_class") is not None and "path" not in self._params:
-            raise ValueError("the lean connection speaks plain TCP or a Unix socket only")
+        self._tls = tls or client_context(self._params)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self._proto: _Protocol | None = None
@@ -140,8 +152,13 @@ class Pipe:
                 if "path" in p:
                     _, proto = await loop.create_unix_connection(_Protocol, p["path"])
                 else:
+                    host = p.get("host", "localhost")
                     _, proto = await loop.create_connection(
-                        _Protocol, p.get("host", "localhost"), int(p.get("port", 6379))
+                        _Protocol,
+                        host,
+                        int(p.get("port", 6379)),
+                        ssl=self._tls,
+                        server_hostname=server_hostname(self._tls, host),
                     )
                 if self._watchdog is not None:
                     self._watchdog.cancel()
@@ -152,7 +169,8 @@ class Pipe:
                 if int(p.get("db") or 0):
                     await self._send(proto, ("SELECT", int(p["db"])))
         except (OSError, TimeoutError) as exc:
-            raise ConnectionError(f"cannot connect to Redis: {exc}") from exc
+            over = " over TLS" if self._tls is not None else ""
+            raise ConnectionError(f"cannot connect to Redis{over}: {exc}") from exc
         self._proto = proto
         return proto
 

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -25,6 +26,8 @@ import hiredis
 from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tpr_ws.registry.tls import client_context, server_hostname
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,13 @@ class Subscriber:
         timeout_s: float = 5.0,
         connect_timeout_s: float = 2.0,
         addresses: Addresses | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: the context of a ``rediss://`` URL when the caller has made it already
+        (`tls.client_context`), else it is made here from the URL; it is used at every
+        address the connection moves to."""
         self._params = parse_url(url)
+        self._tls = tls or client_context(self._params)
         self._addresses = addresses
         host, port = self._params.get("host", "localhost"), int(self._params.get("port", 6379))
         self._at: tuple[str, int] = (host, port)
@@ -155,7 +163,13 @@ class Subscriber:
                 _, proto = await loop.create_unix_connection(lambda: _Protocol(self), p["path"])
             else:
                 host, port = address
-                _, proto = await loop.create_connection(lambda: _Protocol(self), host, port)
+                _, proto = await loop.create_connection(
+                    lambda: _Protocol(self),
+                    host,
+                    port,
+                    ssl=self._tls,
+                    server_hostname=server_hostname(self._tls, host),
+                )
             if p.get("password"):
                 # The AUTH reply (+OK, not a list) is skipped by data_received.
                 proto.send("AUTH", *([p["username"]] if p.get("username") else []), p["password"])
@@ -168,7 +182,7 @@ class Subscriber:
             try:
                 proto = await self._open()
             except (OSError, TimeoutError) as exc:
-                log.warning("pub/sub: cannot connect (%s); retrying", exc)
+                self._connect_failed(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
@@ -206,6 +220,21 @@ class Subscriber:
                 self._tell_all()
                 told = True
             await asyncio.wait([proto.lost], timeout=self.timeout_s)
+
+    def _connect_failed(self, exc: OSError | TimeoutError) -> None:
+        """Log a failed attempt. A server certificate that does not verify (wrong CA, wrong
+        host name) is a configuration error, not an outage: the callers waiting for a
+        subscription get it at once instead of waiting out their timeout."""
+        if not isinstance(exc, ssl.SSLCertVerificationError):
+            log.warning("pub/sub: cannot connect (%s); retrying", exc)
+            return
+        log.error("pub/sub: the server's TLS certificate is refused (%s); retrying", exc)
+        error = ConnectionError(f"pub/sub: the server's TLS certificate is refused: {exc}")
+        for waiting in self._confirm.values():
+            for fut in waiting:
+                if not fut.done():
+                    fut.set_exception(error)
+        self._confirm.clear()
 
     def _tell_all(self) -> None:
         for callback in list(self._callbacks.values()):
