@@ -186,24 +186,31 @@ class Subscriber:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
-            backoff = 0.05
             self._proto = proto
             # One SUBSCRIBE per caller still waiting for a confirmation (each gets its own
             # reply, in order), else one per channel.
             for channel in list(self._callbacks):
                 for _ in range(max(1, len(self._confirm.get(channel, ())))):
                     proto.send("SUBSCRIBE", channel)
-            await self._watch(proto)
+            answered = await self._watch(proto)
             self._proto = None
             if proto.transport is not None:
                 proto.transport.abort()
             log.warning("pub/sub: connection lost; reconnecting")
             self._tell_all()
+            if answered:
+                backoff = 0.05
+            else:
+                # Lost before its first pong (say, a server that refuses the client's
+                # certificate once the handshake is done): no reconnecting in a tight loop.
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
-    async def _watch(self, proto: _Protocol) -> None:
-        """Return when the connection is lost or the server stops answering pings. After the
-        first pong (every SUBSCRIBE sent before it is then in force) the callbacks are told
-        that messages published while the connection was down were missed."""
+    async def _watch(self, proto: _Protocol) -> bool:
+        """Return when the connection is lost or the server stops answering pings; whether
+        it ever answered. After the first pong (every SUBSCRIBE sent before it is then in
+        force) the callbacks are told that messages published while the connection was down
+        were missed."""
         told = False
         while not proto.lost.done():
             proto.pong.clear()
@@ -215,11 +222,12 @@ class Subscriber:
             )
             pong.cancel()
             if proto.lost.done() or not proto.pong.is_set():
-                return
+                return told
             if not told:
                 self._tell_all()
                 told = True
             await asyncio.wait([proto.lost], timeout=self.timeout_s)
+        return told
 
     def _connect_failed(self, exc: OSError | TimeoutError) -> None:
         """Log a failed attempt. A server certificate that does not verify (wrong CA, wrong
