@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError
 from tests.registry.counter import count_of
 from tests.registry.helpers import count_turn, counter, waiting_tokens
 from tests.tls import Certs, TlsTerminator, make_certs
-from tpr_ws.embedded import EmbeddedRedis
+from tpr_ws.embedded import EmbeddedRedis, free_port
 from tpr_ws.registry.client import connect, pipe_of
 from tpr_ws.registry.pipe import Pipe
 from tpr_ws.registry.storage import Storage
@@ -99,6 +99,32 @@ async def test_subscriber_over_tls_delivers_and_comes_back_after_a_drop(
             await asyncio.sleep(0.01)
         assert await publisher.publish(b"ch", b"two") == 1
         assert await next_message() == b"two"
+    finally:
+        await subscriber.aclose()
+        await publisher.aclose()
+
+
+async def test_the_subscriber_moves_to_another_node_over_tls(
+    certs: Certs, terminator: TlsTerminator, redis_url: str
+) -> None:
+    # The URL's node is gone (a failed cluster node); the other address the cluster client
+    # knows is the TLS terminator, and the connection that moves there speaks TLS too.
+    dead = free_port()
+    publisher = aioredis.Redis.from_url(redis_url)
+    subscriber = Subscriber(
+        certs.url(dead),
+        timeout_s=1,
+        connect_timeout_s=1,
+        addresses=lambda: [("localhost", dead), ("localhost", terminator.port)],
+    )
+    got: asyncio.Queue[bytes | None] = asyncio.Queue()
+    try:
+        await asyncio.wait_for(subscriber.subscribe(b"ch", got.put_nowait), GUARD_S)
+        assert terminator.handshakes == 1
+        assert await publisher.publish(b"ch", b"moved") == 1
+        while (payload := await asyncio.wait_for(got.get(), GUARD_S)) is None:
+            pass
+        assert payload == b"moved"
     finally:
         await subscriber.aclose()
         await publisher.aclose()
