@@ -79,7 +79,7 @@ def _serve(conn: Connection, parent: int, limit_bytes: int) -> None:
     while True:
         try:
             fn, args = conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):  # the worker is gone (a reset: killed)
             return
         try:
             reply: tuple[str, Any] = ("ok", fn(*args))
