@@ -234,9 +234,15 @@ class ChatClient:
             return {"id": mid}
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[mid] = fut
-        await self.send_raw(frame)
-        async with asyncio.timeout(timeout):
-            return await fut
+        try:
+            await self.send_raw(frame)
+            async with asyncio.timeout(timeout):
+                return await fut
+        finally:
+            # Not waited for any more (answered, timed out, or the send failed): a socket
+            # closing later must not set an exception nobody retrieves.
+            if self._acks.get(mid) is fut:
+                del self._acks[mid]
 
     async def wait_until(self, predicate: Any, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
