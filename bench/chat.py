@@ -3,6 +3,8 @@ run, same load, same gunicorn worker count, one Redis (embedded).
 
     nice -n -5 python bench/chat.py [--users 100] [--turns 20] [--workers 4] [--repeat 5]
                                     [--hot 20] [--storms 1000,5000] [--loads users,hot,storm]
+    nice -n -5 python bench/chat.py --loads national [--national-users 20]
+                                    [--national-changes 12] [--national-rows N] [--repeat 5]
 
 Servers (all `gunicorn -k aiohttp.GunicornWebWorker`, bench/baselines/server.py for the two
 baselines, which run the product's workflow step too):
@@ -14,7 +16,12 @@ Loads (medians of `--repeat` runs; servers interleaved in every run):
 - users: N users, one session and one socket each, `--turns` says each in a closed loop
   (texts that keep the conversation at its first stage: no dataset, no TPR);
 - hot: `--hot` sockets on one session in a closed loop; per-socket turn counts = fairness;
-- storm: N sockets opening at once, hello with an up-to-date last_seq, time to welcome.
+- storm: N sockets opening at once, hello with an up-to-date last_seq, time to welcome;
+- national (bench/national.py; product only: the baselines hold no datasets): users, each with
+  its own national-size file (generated once, cached on disk), uploaded through the real
+  endpoint, changing state, level and age group: warm and on a fresh server's workers (cold),
+  one user at a time (the 50 ms and 200 ms targets) and all at once, against small files (the
+  floor) and the rows path the per-ward sums replaced; worker RSS against the caches' bound.
 
 Printed per server: msg/s, latency p50/p99/max (say -> ack and bot reply), server CPU per
 message (utime+stime of the gunicorn workers from /proc/<pid>/stat, timed phase only), Redis
@@ -43,7 +50,7 @@ sys.path.insert(0, str(REPO))
 
 import redis
 
-from bench import loads
+from bench import choices, loads, national, national_report
 from tpr_ws.embedded import EmbeddedRedis, free_port
 
 KINDS = ("product", "unsafe", "lock")
@@ -54,7 +61,13 @@ class Server:
     """One gunicorn instance of a kind, on its own loopback port."""
 
     def __init__(
-        self, kind: str, redis_url: str, workers: int, log_dir: Path, repo: Path = REPO
+        self,
+        kind: str,
+        redis_url: str,
+        workers: int,
+        log_dir: Path,
+        repo: Path = REPO,
+        name: str = "",
     ) -> None:
         self.kind = kind
         self.port = free_port()
@@ -72,6 +85,8 @@ class Server:
                 TPR_WS_NEW_SESSIONS_PER_CLIENT="100000",
                 TPR_WS_RATE_LIMIT_SESSION_MESSAGES="1000000",
                 TPR_WS_RATE_LIMIT_CLIENT_MESSAGES="1000000",
+                TPR_WS_MAX_UPLOADS_PER_CLIENT="64",
+                TPR_WS_UPLOAD_QUOTA_BYTES=str(1 << 40),
                 PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=log_dir, prefix="metrics-"),
             )
             conf = ["-c", str(repo / "deploy" / "gunicorn.conf.py"), "tpr_ws.app:create_app"]
@@ -86,7 +101,7 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "bench.baselines.server:create_app",
             ]
-        self.log_path = log_dir / f"{kind}.log"
+        self.log_path = log_dir / f"{name or kind}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", *conf],
@@ -108,8 +123,8 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(f"{self.kind} did not become ready")
 
-    def pids(self) -> list[int]:
-        """The gunicorn master's descendants (its workers, and their pool processes)."""
+    @staticmethod
+    def _children() -> dict[int, list[int]]:
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -118,12 +133,21 @@ class Server:
                 except (OSError, IndexError, ValueError):
                     continue
                 children.setdefault(ppid, []).append(int(entry.name))
+        return children
+
+    def pids(self) -> list[int]:
+        """The gunicorn master's descendants (its workers, and their pool processes)."""
+        children = self._children()
         out, todo = [], [self.proc.pid]
         while todo:
             kids = children.get(todo.pop(), [])
             out += kids
             todo += kids
         return out
+
+    def workers(self) -> list[int]:
+        """The gunicorn workers (the master's children, without their pool processes)."""
+        return self._children().get(self.proc.pid, [])
 
     def cpu_s(self) -> float:
         total = 0
@@ -250,6 +274,36 @@ def run_load(
     return {k: median_rows(v) for k, v in runs.items()}
 
 
+def run_national(
+    args: argparse.Namespace, servers: dict[str, Server], url: str, client: redis.Redis, tmp: Path
+) -> None:
+    """The national load (bench/national.py), on product servers only."""
+    opts = national.Options(args.national_users, args.national_changes, args.repeat,
+                            args.national_rows)  # fmt: skip
+    if 2 * opts.changes > choices.MAX_CHANGES:
+        raise SystemExit(f"--national-changes: at most {choices.MAX_CHANGES // 2} (the floor's "
+                         "small files have 2 states x 4 levels x 4 age groups)")  # fmt: skip
+    files = choices.national_files(opts.users, opts.rows)
+    setup = servers.get("product") or Server("product", url, args.workers, tmp, name="setup")
+    setup.wait_ready()
+    fresh = iter(range(1, 1000))
+
+    def start() -> Server:
+        return Server("product", url, args.workers, tmp, name=f"fresh-{next(fresh)}")
+
+    print(
+        f"\nnational: {opts.users} users, each with its own {len(files[0][0]) / 1e6:.1f} MB "
+        f"national-size file, {opts.changes} choice changes per user per run; product only "
+        "(the unsafe and lock servers hold no datasets); load average "
+        f"{os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    report = asyncio.run(national.national(setup, start, client, opts, files))
+    national_report.print_report(report, opts.users, opts.changes)
+    if setup is not servers.get("product"):
+        setup.stop()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=100)
@@ -258,7 +312,10 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--hot", type=int, default=20, help="sockets on the hot session")
     p.add_argument("--storms", default="1000,5000")
-    p.add_argument("--loads", default="users,hot,storm")
+    p.add_argument("--loads", default="users,hot,storm", help="any of users,hot,storm,national")
+    p.add_argument("--national-users", type=int, default=20)
+    p.add_argument("--national-changes", type=int, default=12, help="per user per run")
+    p.add_argument("--national-rows", type=int, help="about N rows per file (default national)")
     p.add_argument("--servers", default=",".join(KINDS))
     p.add_argument(
         "--before",
@@ -278,7 +335,10 @@ def main() -> None:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chat-")))
         server = stack.enter_context(EmbeddedRedis(data_dir=tmp / "redis", appendonly=False))
         client = redis.Redis.from_url(server.url)
-        servers = {k: Server(k, server.url, args.workers, tmp) for k in args.servers.split(",")}
+        kinds = args.servers.split(",")
+        if chosen == ["national"]:  # the baselines hold no datasets: nothing to run on them
+            kinds = [k for k in kinds if k == "product"]
+        servers = {k: Server(k, server.url, args.workers, tmp) for k in kinds}
         if args.before is not None:
             servers["before"] = Server("before", server.url, args.workers, tmp, args.before)
         for s in servers.values():
@@ -318,6 +378,8 @@ def main() -> None:
                     rows,
                     unit="sock",
                 )
+        if "national" in chosen:
+            run_national(args, servers, server.url, client, tmp)
         print(
             "\nTracebacks in server logs: "
             + ", ".join(f"{k} {s.errors_logged()}" for k, s in servers.items())

@@ -48,6 +48,8 @@ class Socket:
         self.acks: set[str] = set()
         self.duplicated = 0
         self.errors = 0
+        self.worker = ""  # the worker that welcomed this socket ("host:pid")
+        self.bot: dict[str, Any] = {}  # the latest bot event (not progress) seen
 
     @classmethod
     async def open(
@@ -60,6 +62,7 @@ class Socket:
         sock = cls(ws, sid)
         sock.last_seq = last_seq
         welcome = await sock._until(lambda f: f["type"] == "welcome")
+        sock.worker = str(welcome.get("worker", ""))
         target = int(welcome["last_seq"]) if welcome["type"] == "welcome" else 0
         while sock.last_seq < target and welcome.get("worker") != "base":
             await sock._frame()
@@ -70,6 +73,8 @@ class Socket:
             seq = int(event.get("seq", 0))
             if seq and seq <= self.last_seq:
                 self.duplicated += 1
+            if event.get("role") == "bot" and not (event.get("data") or {}).get("progress"):
+                self.bot = event
             self.last_seq = max(self.last_seq, seq)
 
     async def _frame(self) -> dict[str, Any]:
