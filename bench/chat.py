@@ -20,8 +20,9 @@ Loads (medians of `--repeat` runs; servers interleaved in every run):
 - national (bench/national.py; product only: the baselines hold no datasets): users, each with
   its own national-size file (generated once, cached on disk), uploaded through the real
   endpoint, changing state, level and age group: warm and on a fresh server's workers (cold),
-  one user at a time (the 50 ms and 200 ms targets) and all at once, against small files (the
-  floor) and the rows path the per-ward sums replaced; worker RSS against the caches' bound.
+  one user at a time (the 50 ms and 200 ms targets) and all at once; same-run baselines: small
+  files (the floor) and datasets stored without sums (rows decoded); worker RSS against the
+  caches' bound.
 
 Printed per server: msg/s, latency p50/p99/max (say -> ack and bot reply), server CPU per
 message (utime+stime of the gunicorn workers from /proc/<pid>/stat, timed phase only), Redis

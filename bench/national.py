@@ -15,9 +15,11 @@ never saw a file) and measures there:
 2. cold, one user at a time: each national user moves its socket to the fresh server and makes
    one choice change there, the first time any worker of that server meets its dataset (it
    reads the dataset's per-ward sums from Redis and decodes them). A quarter of the users
-   (another quarter each run) first have their sums deleted from Redis: the rows path the sums
-   replaced, still taken for a dataset stored before sums existed (GET every row, decode them,
-   build the sums, store them);
+   (another quarter each run) first have their sums deleted from Redis: the rows path, the one
+   way a results turn still reads every row, taken for a dataset stored before sums existed
+   (GET the rows, decode them, build the sums and store them, once for every worker). It costs
+   more than the per-turn rows path the sums replaced (decode, then pandas on the rows: ~0.25 s
+   cold, 15-35 ms warm), which no turn takes any more; bench/ingest.py times that in-process;
 3. warm, one user at a time: K choice changes each on the same sockets (the same workers,
    which now hold the sums): the figure the 50 ms target is about;
 4. warm, all N users at once, K changes each in a closed loop: the load's p99 and changes/s
