@@ -71,6 +71,7 @@ class Server:
         name: str = "",
     ) -> None:
         self.kind = kind
+        self.workers_n = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(repo)}
@@ -123,6 +124,24 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"{self.kind} did not become ready")
+
+    def settle(self, idle_cpu_s: float = 0.05, every_s: float = 0.5, timeout: float = 60) -> None:
+        """Until the server's processes are idle: a worker is ready before its parsing
+        processes have finished importing (seconds of CPU each), which would otherwise be
+        counted in, and slow down, the first timed run."""
+        deadline = time.monotonic() + timeout
+        last = self.cpu_s()
+        while time.monotonic() < deadline:
+            time.sleep(every_s)
+            now = self.cpu_s()
+            if now - last < idle_cpu_s:
+                return
+            last = now
+
+    def warm_up(self) -> None:
+        """An untimed turn on every worker (scripts loaded, connections open, caches filled)."""
+        noop: loads.Marks = (lambda: None, lambda: None)
+        asyncio.run(loads.users(self.base, 4 * self.workers_n, 3, noop))
 
     @staticmethod
     def _children() -> dict[int, list[int]]:
@@ -265,10 +284,12 @@ def run_load(
     repeat: int,
     load: Callable[[str, loads.Marks], Any],
 ) -> dict[str, dict[str, float]]:
-    """`repeat` runs of one load, every server once per run, in turn; medians per server."""
+    """`repeat` runs of one load, every server once per run, in turn (the order rotated from
+    run to run, so no server is always first after a pause); medians per server."""
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
-    for _ in range(repeat):
-        for kind, server in servers.items():
+    order = list(servers.items())
+    for i in range(repeat):
+        for kind, server in order[i % len(order) :] + order[: i % len(order)]:
             counters = Counters(server, client)
             out = asyncio.run(load(server.base, counters.marks()))
             runs[kind].append(figures(out, counters))
@@ -346,6 +367,10 @@ def main() -> None:
             stack.callback(s.stop)
         for s in servers.values():
             s.wait_ready()
+        for s in servers.values():  # no server's start-up in another's timed phase
+            s.warm_up()
+        for s in servers.values():
+            s.settle()
         print(
             f"{args.workers} gunicorn workers per server, one embedded Redis; "
             f"{os.cpu_count()} cores shared by client, Redis and servers; "

@@ -50,6 +50,7 @@ class Socket:
         self.errors = 0
         self.worker = ""  # the worker that welcomed this socket ("host:pid")
         self.bot: dict[str, Any] = {}  # the latest bot event (not progress) seen
+        self.seen: collections.deque[tuple[str, Any, Any]] = collections.deque(maxlen=6)
 
     @classmethod
     async def open(
@@ -78,11 +79,15 @@ class Socket:
             self.last_seq = max(self.last_seq, seq)
 
     async def _frame(self) -> dict[str, Any]:
-        msg = await asyncio.wait_for(self.ws.receive(), TIMEOUT_S)
+        try:
+            msg = await asyncio.wait_for(self.ws.receive(), TIMEOUT_S)
+        except TimeoutError:
+            raise TimeoutError(f"no frame in {TIMEOUT_S:.0f} s; last: {list(self.seen)}") from None
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise ConnectionError(f"socket closed: {msg.type} {msg.data!r}")
         frame: dict[str, Any] = orjson.loads(msg.data)
         kind = frame["type"]
+        self.seen.append((kind, frame.get("id") or frame.get("reply_to"), frame.get("seq")))
         if kind == "event":
             self._events([frame])
         elif kind == "ack":
@@ -176,7 +181,11 @@ async def _closed_loop(
     )
     out.seconds = time.perf_counter() - started
     marks[1]()
-    out.lost = sum(1 for r in results if isinstance(r, BaseException))
+    failed = [r for r in results if isinstance(r, BaseException)]
+    out.lost = len(failed)
+    if failed:  # a client that gave up: say why (a closed socket, a timeout)
+        kinds = collections.Counter(f"{type(r).__name__}: {str(r)[:120]}" for r in failed)
+        print(f"  ({len(failed)} of {len(socks)} clients stopped: {dict(kinds)})", flush=True)
     out.duplicated = sum(s.duplicated for s in socks)
     return out
 
