@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NoReturn
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
@@ -11,7 +11,12 @@ from redis.asyncio.connection import Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import HiredisRespSerializer
-from redis.exceptions import ConnectionError, NoScriptError
+from redis.exceptions import (
+    ConnectionError,
+    NoScriptError,
+    RedisClusterException,
+    SlotNotCoveredError,
+)
 
 from tpr_ws.registry.pipe import Pipe
 from tpr_ws.registry.subscriber import Subscriber
@@ -44,11 +49,68 @@ class LeanRedis(Redis):
         await super().aclose(close_connection_pool)
 
 
+class ClusterUnavailable(ConnectionError):
+    """The cluster client could not serve a command while the cluster changes (a failover):
+    no node known for the slot, no agreed slot map, or a connection closed under the command
+    by the client's own re-initialisation. A `ConnectionError`, so a retryable
+    `storage_unavailable` wherever storage errors are mapped."""
+
+
+def cluster_fault(exc: BaseException) -> ClusterUnavailable | None:
+    """The `ClusterUnavailable` an exception of redis-py's cluster client stands for, if any.
+
+    redis-py raises these outside its `RedisError` hierarchy during a failover:
+    `SlotNotCoveredError` (the slot map has no node for the slot) and the
+    `RedisClusterException` of a failed topology refresh ("cannot be connected", "not covered",
+    "could not agree"); and, since its reaction to `ClusterDownError` / `SlotNotCoveredError`
+    closes every connection of the client, a command in flight on another task finds its
+    connection's writer or reader gone (`AttributeError` inside `redis.asyncio.connection`).
+    A `RedisClusterException` about a command itself (keys in different slots) stays a bug.
+    """
+    if isinstance(exc, SlotNotCoveredError):
+        return ClusterUnavailable(f"no node serves the slot (a failover under way): {exc}")
+    if isinstance(exc, RedisClusterException) and any(
+        text in str(exc) for text in ("cannot be connected", "not covered", "could not agree")
+    ):
+        return ClusterUnavailable(f"the cluster's slot map is unknown: {exc}")
+    if isinstance(exc, AttributeError) and _raised_in_connection(exc):
+        return ClusterUnavailable(f"a connection was closed under the command: {exc}")
+    return None
+
+
+def _raised_in_connection(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__") == "redis.asyncio.connection"
+
+
+def _reraise(exc: Exception) -> NoReturn:
+    fault = cluster_fault(exc)
+    if fault is None:
+        raise exc
+    raise fault from exc
+
+
 class LeanCluster(RedisCluster):
     """A Redis Cluster client with the worker's `Subscriber` (on any node, since a PUBLISH
-    reaches every node's subscribers; it moves to another known node when its own fails)."""
+    reaches every node's subscribers; it moves to another known node when its own fails).
+    What its commands raise during a failover is always a `RedisError` (`cluster_fault`)."""
 
     subscriber: Subscriber
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> LeanCluster:
+        try:
+            await super().initialize(*args, **kwargs)
+        except (RedisClusterException, AttributeError) as exc:
+            _reraise(exc)
+        return self
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except (RedisClusterException, AttributeError) as exc:
+            _reraise(exc)
 
     async def aclose(self) -> None:
         await self.subscriber.aclose()

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ConnectionError, MovedError, NoScriptError, RedisError, ResponseError
+from redis.exceptions import (
+    ConnectionError,
+    MovedError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 
 from tpr_ws.errors import ConfigError, StorageUnavailable
-from tpr_ws.registry.client import RedisClient
+from tpr_ws.registry.client import RedisClient, cluster_fault
 from tpr_ws.registry.keys import KeySpace
 from tpr_ws.registry.scripts import CONFIRM
 
@@ -113,7 +120,20 @@ class Durability:
                 for command in commands:
                     pipe.execute_command(*command)
                 return list(await pipe.execute(raise_on_error=False))
-        node = self.redis.get_node_from_key(key.decode())
+        try:
+            return await self._on_primary(self.redis, key, commands)
+        except (RedisClusterException, AttributeError) as exc:
+            # A failover under way (no node for the slot, the connection closed under us
+            # by the client's re-initialisation): retryable like any storage error.
+            fault = cluster_fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+
+    async def _on_primary(
+        self, redis: RedisCluster, key: bytes, commands: list[tuple[Any, ...]]
+    ) -> list[Any]:
+        node = redis.get_node_from_key(key.decode())
         if node is None:
             raise ConnectionError("no node serves the session's slot (a failover under way)")
         conn = node.acquire_connection()
@@ -125,13 +145,13 @@ class Durability:
                     replies.append(await conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
-        except (RedisError, OSError):
+        except (RedisError, OSError, AttributeError):
             await conn.disconnect()
             raise
         finally:
             node.release(conn)
         if any(isinstance(r, MovedError) for r in replies):
             # The slot moved (a failover): learn the new owner; the client resends.
-            await self.redis.nodes_manager.initialize()
+            await redis.nodes_manager.initialize()
             raise ConnectionError("the session's slot moved during the confirmation")
         return replies
