@@ -177,7 +177,7 @@ class Conversation:
             data = {"progress": {"upload_id": upload_id, "phase": phase, "fraction": fraction,
                                  "message": message}}  # fmt: skip
             event = log_event("bot", None, message, upload_id, data=data)
-            await self._registry.storage.append_events(sid, [event])
+            await self._registry.append(sid, [event])
 
         await progress("received", f"Received {file_name} ({size_mb:.1f} MB); reading it…", 0.3)
         ticker = asyncio.create_task(_tick(progress, file.size), name="upload-progress")
@@ -216,9 +216,7 @@ class Conversation:
         message = "The file could not be used."
         data = {"progress": {"upload_id": upload_id, "phase": "failed", "fraction": None,
                              "message": message}}  # fmt: skip
-        await self._registry.storage.append_events(
-            sid, [log_event("bot", None, message, upload_id, data=data)]
-        )
+        await self._registry.append(sid, [log_event("bot", None, message, upload_id, data=data)])
         failed = UploadFailed(file_name=file_name, problems=problems)
         return await self._run(sid, message_id, failed, user_text=label)
 

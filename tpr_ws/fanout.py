@@ -2,8 +2,10 @@
 local socket of that session, and a turn's events reach the other local sockets in-process.
 
 The commit script publishes each turn's events (with their sequence numbers) on the session's
-channel. Pub/sub is at-most-once, so it is only the fast path: a listener that sees a gap in
-sequence numbers, or is told (None) that messages may have been lost, reads the log instead.
+channel (with durable acks, the registry publishes them once they are durable). Pub/sub is
+at-most-once, so it is only the fast path: a listener that sees a gap in sequence numbers, or is
+told (None: a lost connection, or a published `null`, the registry's nudge) that messages may
+have been missed, reads the log instead.
 """
 
 from __future__ import annotations

@@ -4,20 +4,23 @@ is the replication lag that loses acknowledged turns in a failover."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from tests.registry.helpers import PREFIX, counter, make_registry
 from tpr_ws.embedded import EmbeddedRedis
 from tpr_ws.errors import ConfigError, StorageUnavailable
 from tpr_ws.registry.client import RedisClient, connect
 from tpr_ws.registry.durability import Durability, NotDurable, Policy
-from tpr_ws.registry.turns import Registry
+from tpr_ws.registry.turns import Registry, TurnResult
 
 
 @dataclass
@@ -26,9 +29,12 @@ class Pair:
     replica: EmbeddedRedis
 
     def replica_has(self, sid: str, message_id: str) -> bool:
-        client = redis.Redis.from_url(self.replica.url)
+        """Whether the replica has the message's record (False if it does not answer)."""
+        client = redis.Redis.from_url(self.replica.url, socket_timeout=1)
         try:
             return bool(client.hexists(f"{PREFIX}:{{{sid}}}:msgs", message_id))
+        except redis.TimeoutError:
+            return False
         finally:
             client.close()
 
@@ -70,6 +76,17 @@ async def _registry(client: RedisClient, mode: str, timeout_ms: int = 300) -> Re
     return registry
 
 
+async def _resent_until_acked(registry: Registry, sid: str, message_id: str) -> TurnResult:
+    """What a client does: resend the same id until it is acknowledged (a replica just woken
+    from SIGSTOP may take longer than one confirmation's timeout to catch up)."""
+    for _ in range(50):
+        try:
+            return await registry.run(sid, message_id, counter(message_id))
+        except NotDurable:
+            continue
+    raise AssertionError(f"{message_id} never acknowledged")
+
+
 @pytest.mark.parametrize("mode", ["replica", "aof", "replica+aof"])
 async def test_ack_waits_until_the_replica_or_the_aof_has_the_turn(
     pair: Pair, client: RedisClient, mode: str
@@ -93,7 +110,7 @@ async def test_a_stalled_replica_means_no_ack_and_the_resend_is_acked_once_it_is
     with pytest.raises(StorageUnavailable):  # the resend: committed, still not durable
         await registry.run("s", "m1", counter("m1"))
     os.kill(pair.replica.pid, signal.SIGCONT)
-    again = await registry.run("s", "m1", counter("m1"))
+    again = await _resent_until_acked(registry, "s", "m1")
     assert again.duplicate and again.result == {"count": 1}  # one effect, now acknowledged
     assert pair.replica_has("s", "m1")
     recorded = await registry.recorded("s", "m1")
@@ -134,3 +151,71 @@ async def test_aof_durability_needs_the_aof(tmp_path: Path) -> None:
     finally:
         await made.aclose()
         server.cleanup()
+
+
+class Channel:
+    """Another worker's view of a session's channel: every payload published on it, in order."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        self.client = aioredis.Redis.from_url(url)
+        self.pubsub = self.client.pubsub()
+        self.channel = channel
+        self.payloads: list[bytes] = []
+
+    async def __aenter__(self) -> Channel:
+        await self.pubsub.subscribe(self.channel)
+        while (await self.pubsub.get_message(timeout=5))["type"] != "subscribe":  # type: ignore[index]
+            pass
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pubsub.aclose()
+        await self.client.aclose()
+
+    async def until_marker(self) -> list[bytes]:
+        """Everything published before now: a marker published now arrives after it all."""
+        marker = secrets.token_hex(4).encode()
+        await self.client.publish(self.channel, marker)
+        seen: list[bytes] = []
+        while True:
+            message = await self.pubsub.get_message(timeout=5)
+            assert message is not None, "the marker never came back"
+            if message["type"] != "message":
+                continue
+            if message["data"] == marker:
+                return seen
+            seen.append(message["data"])
+
+
+async def test_no_tab_gets_an_event_before_it_is_durable(pair: Pair, client: RedisClient) -> None:
+    # The stalled replica is the lag that a failover turns into a lost commit: an event shown
+    # before the confirmation would be a tab holding an event the promoted log never gets.
+    registry = await _registry(client, "replica")
+    delivered: list[tuple[int, bool]] = []  # this worker's sockets: (seq, durable when given)
+    registry.on_committed = lambda sid, events: delivered.extend(
+        (e["seq"], pair.replica_has(sid, e["reply_to"])) for e in events
+    )
+    assert pair.replica.pid is not None
+    channel = registry.storage.events_channel("s")
+    async with Channel(pair.primary.url, channel) as other_worker:
+        os.kill(pair.replica.pid, signal.SIGSTOP)
+        with pytest.raises(NotDurable):
+            await registry.run("s", "m1", counter("m1"))
+        with pytest.raises(NotDurable):  # progress appended outside a turn: the same
+            await registry.append("s", [{"text": "progress", "reply_to": "u"}])
+        assert await other_worker.until_marker() == []
+        assert delivered == []
+        os.kill(pair.replica.pid, signal.SIGCONT)
+        # The resend is answered from the record once durable, with a nudge: read the log.
+        again = await _resent_until_acked(registry, "s", "m1")
+        assert again.duplicate
+        assert await other_worker.until_marker() == [b"|null"]
+        # A turn confirmed at once: delivered here and published for the others, after.
+        await registry.run("s", "m2", counter("m2"))
+        published = await other_worker.until_marker()
+        origin, _, body = published[0].partition(b"|")
+        assert origin == registry.storage.wake_tag.encode()
+        assert [e["seq"] for e in orjson.loads(body)] == [3]
+        assert delivered == [(3, True)]
+    log = await registry.storage.read_log("s", 0)
+    assert [e["reply_to"] for e in log.events] == ["m1", "u", "m2"]

@@ -7,7 +7,9 @@ follows the commit in the replication stream, or nothing if the record is missin
 a failover), then WAIT / WAITAOF. It never uses the registry's shared pipe, where a blocking
 WAIT would hold up every other caller. In a cluster the pair goes to the node that owns the
 session's slot. A resent id answered from its record is confirmed the same way, so an ack is
-never given for a record that only the old primary held.
+never given for a record that only the old primary held. Events appended outside a turn
+(upload progress) are confirmed the same way, by a write that finds the last one in the log.
+With a policy, the scripts publish nothing: the registry publishes once this returns.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from redis.exceptions import (
 from tpr_ws.errors import ConfigError, StorageUnavailable
 from tpr_ws.registry.client import RedisClient, cluster_fault
 from tpr_ws.registry.keys import KeySpace
-from tpr_ws.registry.scripts import CONFIRM
+from tpr_ws.registry.scripts import CONFIRM, CONFIRM_LOG
 
 MODES: Final = ("none", "replica", "aof", "replica+aof")
 
@@ -76,6 +78,7 @@ class Durability:
         self.keys = keys
         self.policy = policy
         self._sha = hashlib.sha1(CONFIRM.encode()).hexdigest()
+        self._log_sha = hashlib.sha1(CONFIRM_LOG.encode()).hexdigest()
 
     async def check(self) -> None:
         """Fail at start-up when the server cannot honour the policy (WAITAOF without AOF)."""
@@ -92,26 +95,40 @@ class Durability:
     async def confirm(self, sid: str, message_id: str) -> None:
         """Return once the record of `message_id` is durable; `NotDurable` if it is not (yet)."""
         key = self.keys.session(sid).messages
-        commands = [("EVALSHA", self._sha, 1, key, message_id), self.policy.command()]
+        what = f"message {message_id} of session {sid}"
+        await self._confirmed(key, CONFIRM, self._sha, [message_id], what)
+
+    async def confirm_log(self, sid: str, last_seq: int, session_ttl_s: int) -> None:
+        """Return once the log's events up to `last_seq` (appended outside a turn) are
+        durable; `NotDurable` if they are not (yet), or if event `last_seq` is not here."""
+        key = self.keys.session(sid).log
+        what = f"event {last_seq} of session {sid}"
+        await self._confirmed(key, CONFIRM_LOG, self._log_sha, [last_seq, session_ttl_s], what)
+
+    async def _confirmed(
+        self, key: bytes, script: str, sha: str, args: list[Any], what: str
+    ) -> None:
+        """The script (a write that finds what it confirms) then WAIT / WAITAOF, pinned."""
+        commands = [("EVALSHA", sha, 1, key, *args), self.policy.command()]
         replies = await self._pinned(key, commands)
         if isinstance(replies[0], NoScriptError):
-            await self._load(key)
+            await self._load(key, script)
             replies = await self._pinned(key, commands)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
         found, waited = replies
         if not found:
-            raise NotDurable(f"message {message_id} of session {sid} is not on this primary")
+            raise NotDurable(f"{what} is not on this primary")
         if not self.policy.satisfied(waited):
-            raise NotDurable(f"message {message_id} of session {sid} not durable in time")
+            raise NotDurable(f"{what} not durable in time")
 
-    async def _load(self, key: bytes) -> None:
+    async def _load(self, key: bytes, script: str) -> None:
         if isinstance(self.redis, RedisCluster):
             node = self.redis.get_node_from_key(key.decode())
-            await self.redis.execute_command("SCRIPT", "LOAD", CONFIRM, target_nodes=node)
+            await self.redis.execute_command("SCRIPT", "LOAD", script, target_nodes=node)
         else:
-            await self.redis.script_load(CONFIRM)
+            await self.redis.script_load(script)
 
     async def _pinned(self, key: bytes, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send the commands on one connection to the key's primary; replies or errors."""

@@ -42,6 +42,8 @@ end
 # '<origin>|[events]' (a commit's origin is its worker's tag: that worker has already handed
 # the events to its own sockets in-process and skips its copy; appends say ''), and keep the log
 # for `session_ttl` seconds after its last event (an idle session expires as a whole).
+# The origin is written into the script text by the Storage ('__ORIGIN__'); `false` means no
+# PUBLISH at all (durable acks: the worker publishes once the events are durable).
 # '"seq":N,' is spliced after the opening brace instead of cjson re-encoding, which would
 # turn [] into {} and round floats.
 # The log is bounded twice: at most `log_maxlen` events and `log_maxbytes` bytes of event
@@ -100,7 +102,9 @@ local function append(log, seq, log_bytes, first_arg, origin)
   trim(log, log_bytes, added)
   redis.call('SET', seq, n, 'EX', session_ttl)
   redis.call('EXPIRE', log, session_ttl)
-  redis.call('PUBLISH', channel, origin .. '|[' .. table.concat(out, ',') .. ']')
+  if origin then
+    redis.call('PUBLISH', channel, origin .. '|[' .. table.concat(out, ',') .. ']')
+  end
   return {first, n}
 end
 """
@@ -252,7 +256,7 @@ return 0
 APPEND = (
     _APPEND
     + """
-return append(KEYS[1], KEYS[2], KEYS[3], 1, '')
+return append(KEYS[1], KEYS[2], KEYS[3], 1, '__ORIGIN__')
 """
 )
 
@@ -383,6 +387,18 @@ CONFIRM = """
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], rec)
+return 1
+"""
+
+
+# Confirm appended events for a durable publish (see durability.py): a write on the session's
+# slot (the log's TTL set again) that follows the append in the replication stream, so the WAIT /
+# WAITAOF sent right after it on the same connection covers the append.
+# KEYS[1] the session's log  ARGV[1] the last seq appended  ARGV[2] the session TTL (s)
+# Returns 1, or 0 if that event is not here (lost with a failed primary).
+CONFIRM_LOG = """
+if #redis.call('XRANGE', KEYS[1], ARGV[1] .. '-0', ARGV[1] .. '-0') == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 

@@ -177,12 +177,9 @@ class Storage:
         }
         self._acquire = Script(redis, configure(ACQUIRE, **constants))
         self._renew = Script(redis, RENEW)
-        # Published commits carry this worker's tag: its fan-out skips its own (see scripts).
-        self._commit = Script(
-            redis, configure(COMMIT, **constants).replace("__ORIGIN__", self.wake_tag)
-        )
         self._release = Script(redis, configure(RELEASE, **constants))
-        self._append = Script(redis, configure(APPEND, **constants), idempotent=False)
+        self._constants = constants
+        self.publishing(in_scripts=True)
         self._read_log = Script(redis, READ_LOG)
         self._read_tail = Script(redis, READ_TAIL)
         self._create_upload = Script(redis, CREATE_UPLOAD)
@@ -190,6 +187,19 @@ class Storage:
         self._upload_info = Script(redis, UPLOAD_INFO)
         self._claim_upload = Script(redis, CLAIM_UPLOAD)
         self._close_upload = Script(redis, CLOSE_UPLOAD)
+
+    def publishing(self, *, in_scripts: bool) -> None:
+        """Whether the commit and append scripts publish the events they append (the
+        default), or publish nothing (durable acks: the registry publishes them with `publish`
+        once they are durable). Published commits carry this worker's tag: its fan-out skips
+        its own, having delivered them in-process (see scripts); without publishing, the
+        scripts' origin is `false`."""
+        self.publish_in_scripts = in_scripts
+        tag, untagged = (f"'{self.wake_tag}'", "''") if in_scripts else ("false", "false")
+        commit = configure(COMMIT, **self._constants).replace("'__ORIGIN__'", tag)
+        append = configure(APPEND, **self._constants).replace("'__ORIGIN__'", untagged)
+        self._commit = Script(self.redis, commit)
+        self._append = Script(self.redis, append, idempotent=False)
 
     async def initialize(self) -> None:
         """Connect once before concurrent use (a cluster client loads its slot map here:
@@ -364,6 +374,18 @@ class Storage:
             {"seq": first + i, **{k: v for k, v in e.items() if k != "seq"}}
             for i, e in enumerate(events)
         ]
+
+    async def publish(self, sid: str, events: list[dict[str, Any]] | None, *, tagged: bool) -> None:
+        """Publish events (with their seqs) on the session's channel, as the scripts do:
+        ``tagged`` with this worker's tag (its own fan-out skips them, having delivered them
+        in-process) or not. ``None`` is a nudge: every listener reads the log."""
+        origin = self.wake_tag.encode() if tagged else b""
+        payload = origin + b"|" + orjson.dumps(events)
+        channel = self._keys(sid).channel
+        if self._pipe is not None:
+            await self._pipe.execute("PUBLISH", channel, payload)
+        else:
+            await self.redis.publish(channel, payload)
 
     async def read_log(self, sid: str, after_seq: int, limit: int = 1000) -> LogRead:
         """Events with seq > after_seq (at most ``limit``), or gap=True if some are gone."""

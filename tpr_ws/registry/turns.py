@@ -107,8 +107,20 @@ class Registry:
         self.metrics = metrics
         self.on_committed: Callable[[str, list[dict[str, Any]]], None] | None = None
         self.on_unsure: Callable[[str], None] | None = None  # a commit whose outcome is unknown
+        self._durability: Durability | None = None
         self.durability = durability  # None: acked once committed on the primary
         self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def durability(self) -> Durability | None:
+        """What an ack waits for (None: the primary's commit). With it, the scripts publish
+        nothing: the registry publishes a turn's events once they are durable."""
+        return self._durability
+
+    @durability.setter
+    def durability(self, durability: Durability | None) -> None:
+        self._durability = durability
+        self.storage.publishing(in_scripts=durability is None)
 
     async def run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
         """Run one turn of session ``sid`` for ``message_id`` (see module docstring).
@@ -122,6 +134,7 @@ class Registry:
             result = await self._run(sid, message_id, turn)
             if self.durability is not None:
                 await self.durability.confirm(sid, message_id)
+                await self._publish_durable(sid, result)
             outcome = "duplicate" if result.duplicate else "committed"
             return result
         except NotDurable:
@@ -152,9 +165,38 @@ class Registry:
             record = await self.storage.message_record(sid, message_id)
             if record is not None and self.durability is not None:
                 await self.durability.confirm(sid, message_id)
+                await self.storage.publish(sid, None, tagged=False)
         except (RedisError, OSError) as exc:
             raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
         return None if record is None else _answer(message_id, record, duplicate=True, events=[])
+
+    async def append(self, sid: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append events to the session's log outside a turn (upload progress); returns them
+        with their seqs. With durable acks they are published once durable, like a turn's.
+        Raises `StorageUnavailable` (`NotDurable`: appended, not durable in time)."""
+        try:
+            appended = await self.storage.append_events(sid, events)
+            if self.durability is not None and appended:
+                last = int(appended[-1]["seq"])
+                await self.durability.confirm_log(sid, last, self.storage.session_ttl_s)
+                await self.storage.publish(sid, appended, tagged=False)
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
+        return appended
+
+    async def _publish_durable(self, sid: str, result: TurnResult) -> None:
+        """With durable acks nothing is published or delivered before the confirmation (a
+        failover could still take the commit back, and a tab that showed it would hold an
+        event the log never gets): now the events go to this worker's sockets in-process and,
+        tagged, to the others. A duplicate's events may never have been published (its first
+        worker died or was not confirmed in time): a nudge makes every socket read the log."""
+        if result.duplicate:
+            await self.storage.publish(sid, None, tagged=False)
+            return
+        if result.events:
+            await self.storage.publish(sid, result.events, tagged=True)
+            if self.on_committed is not None:
+                self.on_committed(sid, result.events)
 
     async def _run(self, sid: str, message_id: str, turn: Turn) -> TurnResult:
         token = self.storage.new_token(self.holder_prefix)
@@ -178,10 +220,11 @@ class Registry:
                 ttl_ms=self.lease_ttl_ms,
             )
         except BaseException:
-            if commit_sent and self.on_unsure is not None:
+            if commit_sent and self.on_unsure is not None and self.durability is None:
                 # The commit may have run (its reply was lost, or the caller gave up): its
                 # publish, tagged with this worker, is skipped here, and no in-process delivery
-                # happened, so this worker's sockets of the session must read the log.
+                # happened, so this worker's sockets of the session must read the log. (With
+                # durable acks nothing was published: the resend's nudge does it, once durable.)
                 self.on_unsure(sid)
             await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
             raise
@@ -191,9 +234,9 @@ class Registry:
             return _answer(message_id, committed.record, duplicate=True, events=[])
         record = committed.record
         events = [{"seq": record.first_seq + i, **e} for i, e in enumerate(output.events)]
-        if self.on_committed is not None and events:
+        if self.on_committed is not None and events and self.durability is None:
             # This worker's sockets get the events in-process; the published copy (tagged
-            # with this worker) is for the others.
+            # with this worker) is for the others. With durable acks: after the confirmation.
             self.on_committed(sid, events)
         return _answer(message_id, record, duplicate=False, events=events)
 
