@@ -42,6 +42,7 @@ class Verdict:
     downloads_checked: int = 0
     workers_seen: int = 0
     tab_lag_p99_s: float = 0.0
+    back_s: list[float] = field(default_factory=list)  # per chaos window, see `served_again`
     slowest: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -53,13 +54,14 @@ class Verdict:
         head = (
             f"{'users':>5} {'workflows':>9} {'turns':>6} {'p50 s':>6} {'p99 s':>6} "
             f"{'worst s':>7} {'retries':>7} {'resends':>7} {'chaos':>5} {'lost':>4} {'dup':>4} "
-            f"{'gap':>4} {'stall':>5} {'tab':>4} {'dl':>4} {'err*':>5}"
+            f"{'gap':>4} {'stall':>5} {'tab':>4} {'dl':>4} {'err*':>5} {'back s':>6}"
         )
         row = (
             f"{self.users:>5} {self.workflows:>9} {self.turns:>6} {self.p50_s:>6.3f} "
             f"{self.p99_s:>6.3f} {self.worst_s:>7.3f} {self.retries:>7} {self.resends:>7} "
             f"{sum(self.chaos.values()):>5} {self.lost:>4} {self.dup:>4} {self.gap:>4} "
-            f"{self.stall:>5} {self.tab:>4} {self.download:>4} {self.errors_outside:>5}"
+            f"{self.stall:>5} {self.tab:>4} {self.download:>4} {self.errors_outside:>5} "
+            f"{max(self.back_s, default=0.0):>6.2f}"
         )
         chaos = ", ".join(f"{k} x{v}" for k, v in sorted(self.chaos.items())) or "none"
         notes = [
@@ -68,7 +70,14 @@ class Verdict:
             f"chaos events: {chaos}; errors inside chaos windows: {self.errors_in_chaos}",
             f"downloads checked against the oracle: {self.downloads_checked}; distinct "
             f"workers seen: {self.workers_seen}; tab lag p99: {self.tab_lag_p99_s:.3f} s",
-            "* errors outside chaos windows (must be 0); dl = downloads differing from the oracle",
+            "* errors outside chaos windows (must be 0); dl = downloads differing from the oracle;"
+            " back s = worst time from a chaos window's end (the deployment whole again) until"
+            " every step it held up had succeeded"
+            + (
+                f" (per window: {', '.join(f'{b:.2f}' for b in self.back_s)})"
+                if self.back_s
+                else ""
+            ),
             "slowest steps:",
             *(f"  {s}" for s in self.slowest),
         ]
@@ -133,6 +142,17 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def served_again(rec: Recorder, since: float, until: float) -> float:
+    """How long after `until` the last user step in progress between `since` and `until`
+    succeeded (0 if all were done by then): how soon everyone was served again."""
+    ends = [
+        s.started + s.seconds
+        for s in rec.steps
+        if s.name in USER_STEPS and s.started <= until and s.started + s.seconds >= since
+    ]
+    return max(0.0, max(ends, default=until) - until)
+
+
 def summarise(rec: Recorder, users: int, stall_s: float) -> Verdict:
     """Step figures, chaos and errors from the recorder (the replay adds the log checks)."""
     verdict = Verdict(users=users, workflows=rec.workflows)
@@ -154,6 +174,7 @@ def summarise(rec: Recorder, users: int, stall_s: float) -> Verdict:
     verdict.downloads_checked = rec.downloads_checked
     verdict.workers_seen = len(rec.workers_seen)
     verdict.tab_lag_p99_s = _quantile(rec.tab_lags, 0.99)
+    verdict.back_s = [served_again(rec, w.started, w.ended) for w in rec.windows]
     for step in steps:
         if step.seconds > stall_s:
             verdict.stall += 1

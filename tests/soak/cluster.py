@@ -38,6 +38,7 @@ class Cluster:
         self.node_timeout_ms = node_timeout_ms
         self.nodes: list[EmbeddedRedis] = []
         self.ids: dict[int, str] = {}  # port -> node id
+        self.promoted_at: list[float] = []  # monotonic time each kill's promotion was seen
 
     def start(self) -> Cluster:
         # The shipped node configuration (AOF, failover settings), a shorter node timeout.
@@ -101,6 +102,7 @@ class Cluster:
             60,
             "the replica's promotion",
         )
+        self.promoted_at.append(time.monotonic())
         primary.start()  # same port and nodes.conf: it rejoins as the new primary's replica
         wait_for(lambda: self._synced(primary), 60, "the old primary as a replica")
 
