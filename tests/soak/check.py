@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.harness import ChatClient
-from tests.soak.record import Recorder, Session
+from tests.soak.record import Error, Recorder, Session
 
 USER_STEPS = frozenset({"create", "say", "upload", "download"})
 
@@ -182,7 +182,14 @@ def summarise(rec: Recorder, users: int, stall_s: float) -> Verdict:
     outside = [e for e in rec.errors if not rec.in_chaos(e)]
     verdict.errors_outside = len(outside)
     verdict.errors_in_chaos = len(rec.errors) - len(outside)
-    verdict.problems += [f"error outside chaos: {e.what}" for e in outside[:20]]
+    ends = sorted(w.ended for w in rec.windows)
+
+    def after(e: Error) -> str:
+        last = max((t for t in ends if t <= e.started), default=None)
+        since = "no window before" if last is None else f"{e.started - last:.1f} s after a window"
+        return f"(began {since}, lasted {e.ended - e.started:.1f} s)"
+
+    verdict.problems += [f"error outside chaos {after(e)}: {e.what}" for e in outside[:20]]
     for problem in rec.violations:
         verdict.problems.append(problem)
         if "download" in problem:

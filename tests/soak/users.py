@@ -182,7 +182,10 @@ class VirtualUser:
             except Dropped:
                 continue
             except (Retry, TimeoutError, OSError, aiohttp.ClientError) as exc:
-                what = f"{name}: {type(exc).__name__}: {exc}"[:300]
+                what = f"{name}: {type(exc).__name__}: {exc}"
+                if isinstance(exc, TimeoutError):  # say what it waited for
+                    what += f" ({self.doing})"
+                what = what[:600]
                 seen.append(f"{time.monotonic() - began:.1f}s {what}")
                 self.rec.error(began, what)
                 if time.monotonic() - started > self.cfg.give_up_s:
@@ -208,7 +211,9 @@ class VirtualUser:
         1001 (a worker going away) it records how long the client took to be back."""
         going_away = bool(client.close_codes) and client.close_codes[-1] == 1001
         closed_at = client.closed_at
-        await client.connect(self._url(), timeout=self.cfg.attempt_timeout_s)
+        url = self._url()
+        self.doing = f"hello at {url}"
+        await client.connect(url, timeout=self.cfg.attempt_timeout_s)
         self.rec.workers_seen.add(str(client.welcome.get("worker")))
         if going_away and closed_at is not None:
             self.rec.back_after_1001.append(time.monotonic() - closed_at)
@@ -226,11 +231,13 @@ class VirtualUser:
                 await client.disconnect()
                 self.rec.resends += 1
                 raise Dropped
+            self.doing = f"say: the ack of {mid} from {client.welcome.get('worker')}"
             frame = await client.say(text, mid=mid, timeout=self.cfg.attempt_timeout_s)
             if frame["type"] == "error":
                 _raise_for(frame)
             if mid not in session.acked:
                 session.acked.append(mid)
+            self.doing = f"say: the reply to {mid}, {_recent(client)}"
             return await self._reply(client, mid)
 
         return await self._step("say", attempt)
