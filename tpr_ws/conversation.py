@@ -40,7 +40,7 @@ from tpr_ws.domain.sample.generator import sample_upload
 from tpr_ws.errors import UploadRejected
 from tpr_ws.pool import ParsePool, SpooledFile, parse_spooled
 from tpr_ws.registry.storage import Storage
-from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult
+from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult, retry_later
 
 START_MESSAGE_ID = "session-start"
 
@@ -147,8 +147,15 @@ class Conversation:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            with contextlib.suppress(RedisError, OSError):  # else it expires by itself
+            try:
                 await storage.claim_parsing(sid, upload_id, token, 0, renew=True)
+            except (RedisError, OSError):
+                # A failover under way: a resend would wait for the claim to expire (15 s);
+                # let it go as soon as the promoted replica answers.
+                retry_later(
+                    lambda: storage.claim_parsing(sid, upload_id, token, 0, renew=True),
+                    PARSE_CLAIM_MS / 1000,
+                )
 
     async def _claim_parsing(self, sid: str, upload_id: str, token: str) -> TurnResult | None:
         """Wait until this worker parses the upload (None) or its answer is recorded (the

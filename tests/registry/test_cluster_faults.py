@@ -14,6 +14,7 @@ import redis
 from redis.exceptions import RedisError
 
 from tests.cluster import start_cluster
+from tests.harness import REPO
 from tpr_ws.embedded import EmbeddedRedis
 from tpr_ws.registry.client import ClusterUnavailable, LeanCluster, connect
 from tpr_ws.registry.durability import Durability, Policy
@@ -29,7 +30,8 @@ pytestmark = [
 
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[list[EmbeddedRedis]]:
-    made, _ = start_cluster(tmp_path, masters=3)
+    # The shipped node configuration: the other shards serve while one is down.
+    made, _ = start_cluster(tmp_path, masters=3, config_file=REPO / "deploy" / "redis-cluster.conf")
     yield made
     for node in made:
         node.stop()
@@ -99,3 +101,26 @@ async def test_commands_in_flight_when_the_client_closes_its_connections(
             break
     assert strays == 0
     assert provoked > 0
+
+
+async def test_a_slot_nobody_serves_does_not_fail_the_commands_in_flight_on_others(
+    nodes: list[EmbeddedRedis], client: LeanCluster
+) -> None:
+    # redis-py's reaction to CLUSTERDOWN (and to a failed slot-map refresh) was to close every
+    # connection of the client: every command in flight on a healthy node failed too, and
+    # their failures closed them again (a storm outlasting a failover by seconds).
+    key = "tpr:{s}:seq"
+    down = client.keyslot(key)
+    for node in nodes:
+        plain = redis.Redis.from_url(node.url)
+        try:
+            plain.cluster("DELSLOTS", down)
+        finally:
+            plain.close()
+    keys = [k for k in (f"tpr:{{o{i}}}:x" for i in range(90)) if client.keyslot(k) != down]
+    for _ in range(5):
+        calls = [asyncio.ensure_future(client.set(k, 1)) for k in keys]
+        with pytest.raises(ClusterUnavailable):
+            await client.get(key)
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert [o for o in outcomes if isinstance(o, BaseException)] == []

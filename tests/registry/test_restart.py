@@ -12,10 +12,11 @@ import redis.asyncio as aioredis
 from tests.conftest import RedisFactory
 from tests.registry.conftest import ClientFactory
 from tests.registry.counter import count_of
-from tests.registry.helpers import counter, make_registry
+from tests.registry.helpers import count_turn, counter, lease_holder, make_registry
 from tpr_ws.embedded import EmbeddedRedis
 from tpr_ws.errors import StorageUnavailable
 from tpr_ws.registry.client import connect
+from tpr_ws.registry.turns import Lease, TurnOutput
 
 
 async def test_scripts_reload_after_script_flush(client_factory: ClientFactory) -> None:
@@ -82,3 +83,39 @@ async def test_unreachable_redis_is_storage_unavailable(tmp_path: Path) -> None:
     finally:
         await client.aclose()
         server.cleanup()
+
+
+async def test_a_lease_whose_release_met_an_outage_is_freed_when_the_server_is_back(
+    tmp_path: Path,
+) -> None:
+    # A turn that fails because its server went away (a failover, a restart) gives its lease
+    # back as soon as the server answers again, not when the lease's TTL runs out: the
+    # session's next turn is served at once.
+    always = {"appendfsync": "always"}  # the lease survives the restart
+    server = EmbeddedRedis(data_dir=tmp_path, appendonly=True, extra=always).start()
+    client = connect(server.url, timeout_s=0.5, connect_timeout_s=0.2)
+    try:
+        registry = await make_registry(client, 60_000)  # a TTL no wait below can reach
+        inside, go = asyncio.Event(), asyncio.Event()
+
+        async def turn(state: bytes | None, lease: Lease) -> TurnOutput:
+            inside.set()
+            await go.wait()
+            return await count_turn(state, lease, "m1")
+
+        running = asyncio.create_task(registry.run("s", "m1", turn))
+        await inside.wait()
+        server.kill()
+        go.set()
+        with pytest.raises(StorageUnavailable):  # the commit, then its release, fail
+            await running
+        server.start()
+        deadline = asyncio.get_running_loop().time() + 20  # well inside the 60 s TTL
+        while (await lease_holder(registry.storage, "s"))[0] is not None:
+            assert asyncio.get_running_loop().time() < deadline, "lease not given back"
+            await asyncio.sleep(0.05)  # observing the server: there is no event to wait on
+        done = await registry.run("s", "m2", counter("m2"))
+    finally:
+        await client.aclose()
+        server.cleanup()
+    assert done.result == {"count": 1}

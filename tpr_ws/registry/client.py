@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import sys
 from typing import Any, NoReturn
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -67,22 +69,29 @@ def cluster_fault(exc: BaseException) -> ClusterUnavailable | None:
     connection's writer or reader gone (`AttributeError` inside `redis.asyncio.connection`).
     A `RedisClusterException` about a command itself (keys in different slots) stays a bug.
     """
-    if isinstance(exc, SlotNotCoveredError):
-        return ClusterUnavailable(f"no node serves the slot (a failover under way): {exc}")
+    if isinstance(exc, SlotNotCoveredError) or (
+        # the same, from a slot map loaded without full coverage (redis-py's dict lookup)
+        isinstance(exc, KeyError) and _raised_in(exc, "redis.asyncio.cluster", "get_node_from_slot")
+    ):
+        return ClusterUnavailable(f"no node serves the slot (a failover under way): {exc!r}")
     if isinstance(exc, RedisClusterException) and any(
         text in str(exc) for text in ("cannot be connected", "not covered", "could not agree")
     ):
         return ClusterUnavailable(f"the cluster's slot map is unknown: {exc}")
-    if isinstance(exc, AttributeError) and _raised_in_connection(exc):
+    if isinstance(exc, AttributeError) and _raised_in(exc, "redis.asyncio.connection"):
         return ClusterUnavailable(f"a connection was closed under the command: {exc}")
     return None
 
 
-def _raised_in_connection(exc: BaseException) -> bool:
+def _raised_in(exc: BaseException, module: str, function: str | None = None) -> bool:
+    """Whether the innermost frame of the exception's traceback is in `module` (and
+    `function`): a lookup or attribute error of redis-py's own, not of our code."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_globals.get("__name__") == "redis.asyncio.connection"
+    if tb is None or tb.tb_frame.f_globals.get("__name__") != module:
+        return False
+    return function is None or tb.tb_frame.f_code.co_name == function
 
 
 def _reraise(exc: Exception) -> NoReturn:
@@ -100,21 +109,46 @@ class LeanCluster(RedisCluster):
     subscriber: Subscriber
 
     async def initialize(self, *args: Any, **kwargs: Any) -> LeanCluster:
-        try:
-            await super().initialize(*args, **kwargs)
-        except (RedisClusterException, AttributeError) as exc:
-            _reraise(exc)
+        """Load the slot map if it is marked for a refresh: redis-py's own, except that a
+        refresh that fails (a failover under way) leaves the connections of other commands in
+        flight open (the base class closes them all) and raises `ClusterUnavailable`."""
+        if not self._initialize:
+            return self
+        if not self._lock:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._initialize:
+                try:
+                    await self.nodes_manager.initialize(*args, **kwargs)
+                    await self.commands_parser.initialize(self.nodes_manager.default_node)
+                except (RedisClusterException, AttributeError, KeyError) as exc:
+                    _reraise(exc)
+                self._initialize = False
         return self
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute_command(*args, **kwargs)
-        except (RedisClusterException, AttributeError) as exc:
+        except (RedisClusterException, AttributeError, KeyError) as exc:
             _reraise(exc)
 
     async def aclose(self) -> None:
+        """Close every connection. Called by redis-py itself (its reaction to CLUSTERDOWN, an
+        uncovered slot or repeated MOVED), only mark the slot map for a refresh before the next
+        command: closing every connection failed every command other tasks had in flight, and
+        their failures closed them again, a storm that outlasted a failover by many seconds.
+        A dead node's connections fail by themselves; a refresh keeps the others' pools."""
+        if _called_from_redis_cluster():
+            self._initialize = True
+            return
         await self.subscriber.aclose()
+        self._initialize = False  # (a pending refresh must not skip closing the connections)
         await super().aclose()
+
+
+def _called_from_redis_cluster() -> bool:
+    caller = sys._getframe(2)  # aclose's caller (1 is this function's caller, aclose)
+    return caller.f_globals.get("__name__") == "redis.asyncio.cluster"
 
 
 def pipe_of(redis: RedisClient) -> Pipe | None:
@@ -191,7 +225,13 @@ def connect(
     }
     if cluster:
         lean_cluster: LeanCluster = LeanCluster.from_url(  # type: ignore[assignment]
-            url, retry=retry, connection_class=PackedConnection, **timeouts
+            url,
+            retry=retry,
+            connection_class=PackedConnection,
+            # A slot map with a shard missing (its primary failed, no promotion yet) still
+            # serves every other shard; commands for the missing slots get ClusterUnavailable.
+            require_full_coverage=False,
+            **timeouts,
         )
         lean_cluster.subscriber = Subscriber(
             url,

@@ -139,7 +139,7 @@ class Durability:
                 return list(await pipe.execute(raise_on_error=False))
         try:
             return await self._on_primary(self.redis, key, commands)
-        except (RedisClusterException, AttributeError) as exc:
+        except (RedisClusterException, AttributeError, KeyError) as exc:
             # A failover under way (no node for the slot, the connection closed under us
             # by the client's re-initialisation): retryable like any storage error.
             fault = cluster_fault(exc)

@@ -10,7 +10,6 @@ exactly-once in effect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -74,14 +73,42 @@ class Lease:
 Turn = Callable[[bytes | None, Lease], Awaitable[TurnOutput]]
 
 
-async def _shielded(cleanup: Coroutine[Any, Any, Any]) -> None:
-    """Run cleanup to completion even if the caller is being cancelled (TTL is the backstop)."""
+Cleanup = Callable[[], Coroutine[Any, Any, Any]]
+_RETRYING: set[asyncio.Task[None]] = set()  # cleanups retried in the background (references)
+
+
+async def _shielded(cleanup: Cleanup, retry_for_s: float) -> None:
+    """Run cleanup to completion even if the caller is being cancelled. If Redis does not answer
+    (a failover under way), keep trying in the background for up to `retry_for_s`, so what the
+    caller held is freed as soon as a promoted replica answers, not when its TTL runs out."""
     # Cancelled again while cleaning up: the shielded task still finishes in the background,
     # and the callback collects its outcome so a failure is not reported as never retrieved.
-    task = asyncio.ensure_future(cleanup)
+    task = asyncio.ensure_future(cleanup())
     task.add_done_callback(_collect)
-    with contextlib.suppress(RedisError, OSError):  # unreachable: the lease TTL frees it
+    try:
         await asyncio.shield(task)
+    except (RedisError, OSError):
+        retry_later(cleanup, retry_for_s)
+
+
+def retry_later(cleanup: Cleanup, for_s: float) -> None:
+    """Try `cleanup` again in the background (backing off up to a second) until it succeeds
+    or `for_s` has passed (after which the TTL of what it frees has freed it anyway)."""
+    task = asyncio.get_running_loop().create_task(_retried(cleanup, for_s))
+    _RETRYING.add(task)
+    task.add_done_callback(_RETRYING.discard)
+
+
+async def _retried(cleanup: Cleanup, for_s: float) -> None:
+    deadline = time.monotonic() + for_s
+    delay = 0.1
+    while time.monotonic() + delay < deadline:
+        await asyncio.sleep(delay)
+        try:
+            await cleanup()
+            return
+        except (RedisError, OSError):
+            delay = min(delay * 2, 1.0)
 
 
 def _collect(task: asyncio.Future[Any]) -> None:
@@ -226,7 +253,7 @@ class Registry:
                 # happened, so this worker's sockets of the session must read the log. (With
                 # durable acks nothing was published: the resend's nudge does it, once durable.)
                 self.on_unsure(sid)
-            await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
+            await _shielded(self._release(sid, token), self.lease_ttl_ms / 1000)
             raise
         if committed.kind == "fenced" or committed.record is None:
             raise Fenced(f"commit of session {sid} fenced (epoch {lease.epoch})")
@@ -239,6 +266,9 @@ class Registry:
             # with this worker) is for the others. With durable acks: after the confirmation.
             self.on_committed(sid, events)
         return _answer(message_id, record, duplicate=False, events=events)
+
+    def _release(self, sid: str, token: str) -> Cleanup:
+        return lambda: self.storage.release(sid, token, self.lease_ttl_ms)
 
     async def _acquire(self, sid: str, message_id: str, token: str) -> Acquired:
         """Acquire+load, queueing FIFO and waiting for our wake-up while the lease is busy."""
@@ -263,7 +293,7 @@ class Registry:
                     break
         except BaseException:
             # Leave the queue, and give back a lease handed over to us meanwhile.
-            await _shielded(self.storage.release(sid, token, self.lease_ttl_ms))
+            await _shielded(self._release(sid, token), self.lease_ttl_ms / 1000)
             raise
         if self.metrics is not None:
             self.metrics.lease_waited(time.monotonic() - started)
