@@ -130,14 +130,18 @@ async def _cold(
     client: redis.Redis,
 ) -> tuple[Phase, Phase]:  # fmt: skip
     """One user at a time: its socket moves to the fresh server, then one choice change (users
-    in `rows_path` first lose their dataset's sums)."""
+    in `rows_path` first lose their dataset's sums). CPU: the server's, over each change."""
     cold, rows = Phase(), Phase()
     keys = KeySpace()
     for i in rows_path:
         client.delete(keys.blob_sums(users[i].key))
     for i, user in enumerate(users):
         await user.move(http, fresh.base)
-        await change(user, rows if i in rows_path else cold)
+        phase = rows if i in rows_path else cold
+        cpu, started = fresh.cpu_s(), time.perf_counter()
+        await change(user, phase)
+        phase.seconds += time.perf_counter() - started
+        phase.cpu_s += fresh.cpu_s() - cpu
     return cold, rows
 
 
