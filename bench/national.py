@@ -33,7 +33,10 @@ Memory: VmRSS of each gunicorn worker of the fresh server before the national us
 after the cold phase (each holds the datasets it met), at the end (after 2K more changes per
 user: no new dataset) and its VmHWM (the kernel's peak), with the bound its caches allow
 (DatasetStore keeps at most `sums_cache_size` decoded sums and `cache_size` decoded datasets
-per worker; AnalysisStore at most CACHE_SIZE result objects).
+per worker; AnalysisStore at most CACHE_SIZE result objects) plus a one-off allowance
+(national_report.ONE_OFF_MB: code paths first used, the thread pool's malloc arenas). With 20
+national files, no worker meets 64 datasets: the sums cache's cap itself is not reached, so what
+the table shows is that memory follows the datasets a worker met, not the turns it served.
 """
 
 from __future__ import annotations
