@@ -120,8 +120,9 @@ class Socket:
                 self.acks.add(mid)
                 acked = True
                 events = frame.get("events")
-                if events is not None:
-                    replied = any(e.get("role") == "bot" for e in events)
+                # The ack carries the turn's events not sent yet (protocol 2): the bot reply
+                # may have come before it, as an event frame, and the ack then carries none.
+                replied = replied or any(e.get("role") == "bot" for e in events or ())
             elif kind == "event" and frame.get("reply_to") == mid and frame["role"] == "bot":
                 replied = True
         return True
