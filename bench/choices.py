@@ -16,7 +16,7 @@ from bench import loads
 from bench.ingest import cached_file
 from bench.national_report import Phase
 from tpr_ws.actors.messages import AGES, LEVELS
-from tpr_ws.domain.blob import dataset_key
+from tpr_ws.domain.blob import dataset_key, file_sha256
 from tpr_ws.domain.sample.generator import generate
 
 KINDS = ("state", "level", "age")
@@ -57,7 +57,7 @@ class User:
 
     @cached_property
     def key(self) -> str:
-        return dataset_key(self.data)
+        return dataset_key(file_sha256(self.data))
 
     async def move(self, http: aiohttp.ClientSession, base: str) -> loads.Socket:
         """The user's socket on `base` (hello from the last seq it has: nothing to replay)."""

@@ -6,6 +6,7 @@ import pandas as pd
 import redis.asyncio as aioredis
 
 from tpr_ws.datasets import DatasetStore
+from tpr_ws.domain.blob import dataset_key
 from tpr_ws.domain.pipeline import process_upload
 from tpr_ws.domain.sample.generator import generate
 from tpr_ws.domain.tpr import compute_tpr
@@ -19,8 +20,9 @@ async def _stored(redis_url: str) -> tuple[Storage, str, pd.DataFrame]:
     storage = Storage(aioredis.Redis.from_url(redis_url))
     writer = DatasetStore(storage, ttl_s=600)
     meta = {"report": processed.report, "overview": processed.overview}
-    await writer.put(processed.key, processed.blob, processed.sums, meta)
-    return storage, processed.key, await writer.frame(processed.key)
+    key = dataset_key(processed.sha256)
+    await writer.put(key, processed.blob, processed.sums, meta)
+    return storage, key, await writer.frame(key)
 
 
 async def test_a_worker_that_never_saw_the_file_computes_from_the_sums_alone(

@@ -12,14 +12,9 @@ from collections import OrderedDict
 
 from tpr_ws import __version__
 from tpr_ws.datasets import DatasetStore
-from tpr_ws.domain.analysis import (
-    RULE_VERSION,
-    StoredResult,
-    decode_result,
-    encode_result,
-    result_key,
-)
+from tpr_ws.domain.analysis import StoredResult, decode_result, encode_result, result_key
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
+from tpr_ws.domain.versions import RULE_VERSION
 from tpr_ws.domain.ward_sums import compute_tpr_from_sums
 from tpr_ws.registry.storage import Storage
 

@@ -33,10 +33,11 @@ from tpr_ws.actors.state import dump_state, load_state
 from tpr_ws.actors.workflow import step
 from tpr_ws.analyses import AnalysisStore
 from tpr_ws.datasets import DatasetStore
-from tpr_ws.domain.blob import dataset_key
+from tpr_ws.domain.blob import dataset_key, file_sha256
 from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import sample_upload
+from tpr_ws.domain.versions import PARSE_VERSION
 from tpr_ws.errors import UploadRejected
 from tpr_ws.pool import ParsePool, SpooledFile, parse_spooled
 from tpr_ws.registry.storage import Storage
@@ -110,8 +111,12 @@ class Conversation:
         parse_pool: ParsePool,
         *,
         max_upload_bytes: int,
+        parse_version: int = PARSE_VERSION,
     ) -> None:
         self._registry = registry
+        # This release's parse: part of every dataset key it stores or looks up (a test runs
+        # two releases side by side by giving two conversations different versions).
+        self._parse_version = parse_version
         self._datasets = datasets
         self._analyses = analyses
         self._pool = parse_pool
@@ -189,8 +194,8 @@ class Conversation:
         await progress("received", f"Received {file_name} ({size_mb:.1f} MB); reading it…", 0.3)
         ticker = asyncio.create_task(_tick(progress, file.size), name="upload-progress")
         try:
-            processed = await self._process(
-                file.key,
+            uploaded = await self._process(
+                file.sha256,
                 file_name,
                 lambda: self._pool.run(
                     parse_spooled, str(file.path), file_name, self._max_upload_bytes
@@ -205,10 +210,7 @@ class Conversation:
         finally:
             ticker.cancel()
         await progress("summarising", "File read; summarising…", 0.9)
-        event = FileUploaded(
-            blob_key=processed.key, file_name=file_name, overview=processed.overview
-        )
-        return await self._run(sid, message_id, event, user_text=label)
+        return await self._run(sid, message_id, uploaded, user_text=label)
 
     async def reject_upload(
         self, sid: str, upload_id: str, file_name: str, size: int, problems: list[str]
@@ -228,28 +230,20 @@ class Conversation:
         return await self._run(sid, message_id, failed, user_text=label)
 
     async def _process(
-        self, key: str, file_name: str, parse: Callable[[], Awaitable[ProcessedUpload]]
-    ) -> ProcessedUpload:
-        """The upload with content key `key`: parsed before (by any worker), or `parse()`d now
-        and stored."""
+        self, sha256: str, file_name: str, parse: Callable[[], Awaitable[ProcessedUpload]]
+    ) -> FileUploaded:
+        """The upload whose bytes hash to `sha256`, as this release parses it: parsed before
+        (by any worker of this parse version), or `parse()`d now and stored. A dataset is the
+        file and the parse version (`dataset_key`): bytes parsed by a release with another
+        parse version are parsed again, never served from the other parse."""
+        key = dataset_key(sha256, self._parse_version)
         meta = await self._datasets.meta(key)
-        if meta is not None:
-            return ProcessedUpload(
-                key=key,
-                blob=b"",
-                sums=b"",
-                file_name=file_name,
-                report=meta["report"],
-                overview=meta["overview"],
-            )
-        processed = await parse()
-        await self._datasets.put(
-            processed.key,
-            processed.blob,
-            processed.sums,
-            {"report": processed.report, "overview": processed.overview},
-        )
-        return processed
+        if meta is None:
+            processed = await parse()
+            meta = {"report": processed.report, "overview": processed.overview,
+                    "sha256": sha256, "parse_version": self._parse_version}  # fmt: skip
+            await self._datasets.put(key, processed.blob, processed.sums, meta)
+        return FileUploaded(blob_key=key, file_name=file_name, overview=meta["overview"])
 
     async def _run(
         self, sid: str, message_id: str, event: Event, *, user_text: str | None
@@ -296,16 +290,13 @@ class Conversation:
         known = self._sample
         if known is None or await self._datasets.meta(known.blob_key) is None:
             sample = await asyncio.to_thread(sample_upload)
-            key = await asyncio.to_thread(dataset_key, sample.data)
-            processed = await self._process(
-                key,
+            sha256 = await asyncio.to_thread(file_sha256, sample.data)
+            known = await self._process(
+                sha256,
                 sample.file_name,
                 lambda: self._pool.run(
                     process_upload, sample.data, sample.file_name, self._max_upload_bytes
                 ),
-            )
-            known = FileUploaded(
-                blob_key=processed.key, file_name=sample.file_name, overview=processed.overview
             )
             self._sample = known
         return known

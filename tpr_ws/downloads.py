@@ -15,6 +15,7 @@ from tpr_ws.actors.state import Analysis, WorkflowState, load_state
 from tpr_ws.analyses import AnalysisStore
 from tpr_ws.domain import outputs
 from tpr_ws.domain.analysis import StoredResult, result_key
+from tpr_ws.domain.blob import upload_sha256
 from tpr_ws.domain.report import Audit, ReportFacts, report_facts, report_markdown, rows_used
 from tpr_ws.domain.report_html import report_html
 from tpr_ws.domain.report_xlsx import analysis_xlsx
@@ -90,8 +91,9 @@ class Downloads:
         """Analysis `key` of the session (None: its latest results) as `fmt`."""
         a = analysis_of(load_state(state_bytes), key)
         stored = await self._analyses.get_or_compute(a.dataset, a.state, a.level, a.age, key=a.key)
-        audit = Audit(a.file_name, a.dataset, rows_used(stored.result), stored.rule_version,
-                      stored.product_version, a.at)  # fmt: skip
+        # The audit names the file's SHA-256, not the dataset key (which adds the parse version).
+        audit = Audit(a.file_name, upload_sha256(a.dataset), rows_used(stored.result),
+                      stored.rule_version, stored.product_version, a.at)  # fmt: skip
         facts = report_facts(stored.result, audit)
         body = await asyncio.to_thread(_render, fmt, stored, facts, a.at)
         spec = FORMATS[fmt]

@@ -38,7 +38,7 @@ class SpooledFile:
     path: Path
     file_name: str
     size: int
-    key: str  # the content key: SHA-256 of the bytes, as `domain.blob.dataset_key`
+    sha256: str  # of the file's bytes (`domain.blob.file_sha256`)
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):

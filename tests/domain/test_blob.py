@@ -1,4 +1,5 @@
-"""The parsed-dataset blob: content key, Arrow round trip, and the process-pool entry point."""
+"""The parsed-dataset blob: its key (file and parse version), Arrow round trip, and the
+process-pool entry point."""
 
 from __future__ import annotations
 
@@ -14,16 +15,30 @@ from tpr_ws.domain.blob import (
     dataset_key,
     decode_dataset,
     encode_dataset,
+    file_sha256,
+    parse_version_of,
+    upload_sha256,
 )
 from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
 from tpr_ws.domain.sample.generator import Defects, generate
+from tpr_ws.domain.versions import PARSE_VERSION
 from tpr_ws.domain.workbook import parse_workbook
 from tpr_ws.errors import StateVersionError, UploadRejected
 
 
-def test_dataset_key_is_the_sha256_of_the_upload() -> None:
-    assert dataset_key(b"abc") == hashlib.sha256(b"abc").hexdigest()
-    assert dataset_key(b"abc") != dataset_key(b"abd")
+def test_a_dataset_is_the_file_and_the_parse_version() -> None:
+    sha = file_sha256(b"abc")
+    assert sha == hashlib.sha256(b"abc").hexdigest() != file_sha256(b"abd")
+    assert dataset_key(sha) == dataset_key(sha, PARSE_VERSION)
+    assert dataset_key(sha, 1) != dataset_key(sha, 2) != dataset_key(file_sha256(b"abd"), 2)
+    for version in (1, 2, 17):
+        key = dataset_key(sha, version)
+        assert (upload_sha256(key), parse_version_of(key)) == (sha, version)
+
+
+def test_a_key_stored_before_parse_versions_is_the_files_sha256() -> None:
+    sha = file_sha256(b"abc")
+    assert (upload_sha256(sha), parse_version_of(sha)) == (sha, 0)
 
 
 @pytest.mark.parametrize("layout", ["A", "B", "C", "D"])
@@ -60,7 +75,7 @@ def test_blob_of_an_unknown_format_version_is_refused() -> None:
 def test_process_upload_returns_picklable_plain_data() -> None:
     made = generate("A", "tiny", seed=5, defects=Defects.of(["totals_row"]))
     parsed = process_upload(made.data, made.file_name, 10 << 20)
-    assert parsed.key == dataset_key(made.data)
+    assert parsed.sha256 == hashlib.sha256(made.data).hexdigest()
     assert parsed.report["totals_row_dropped"] is True
     assert parsed.report["rows_kept"] == len(made.truth)
     assert parsed.overview["rows"] == len(made.truth)

@@ -17,12 +17,13 @@ import pytest
 
 from tests.domain.tidy_rows import tidy
 from tpr_ws.domain import outputs
-from tpr_ws.domain.analysis import RULE_VERSION, decode_result, encode_result, result_key
+from tpr_ws.domain.analysis import decode_result, encode_result, result_key
 from tpr_ws.domain.markdown import md_escape
 from tpr_ws.domain.report import Audit, report_facts, report_markdown, rows_used
 from tpr_ws.domain.report_html import report_html
 from tpr_ws.domain.report_xlsx import analysis_xlsx
 from tpr_ws.domain.tpr import TprResult, compute_tpr
+from tpr_ws.domain.versions import RULE_VERSION
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 AT = 1_717_236_120.0  # 2024-06-01 10:02 UTC

@@ -1,11 +1,12 @@
 """One analysis as an immutable object: its key (what it was computed from) and its bytes.
 
 An analysis is a pure function of (dataset, state, level, age, rule version), so its key is a
-hash of exactly those, and the bytes stored under a key never change: an old link keeps
-returning the same table. The object holds the ward table (one row of per-ward sums per ward,
-`schema.WARD_TABLE_COLUMNS`) and the summary, so it can be built from any source of per-ward
-sums (the rows today, sums precomputed at upload later). Format: JSON, gzip-compressed
-(deterministically: no timestamp), served as is to the page.
+hash of exactly those (the dataset key names the file and its parse version,
+`blob.dataset_key`; the rule version is `versions.RULE_VERSION`), and the bytes stored under a
+key never change: an old link keeps returning the same table. The object holds the ward table
+(one row of per-ward sums per ward, `schema.WARD_TABLE_COLUMNS`) and the summary, so it can be
+built from any source of per-ward sums (the rows, or the sums precomputed at upload). Format:
+JSON, gzip-compressed (deterministically: no timestamp), served as is to the page.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ import pandas as pd
 
 from tpr_ws.domain.schema import AgeGroup, FacilityLevel
 from tpr_ws.domain.tpr import TprResult
+from tpr_ws.domain.versions import RULE_VERSION
 from tpr_ws.errors import StateVersionError
 
-# Bump whenever what compute_tpr returns for the same input changes (the rule, rounding, the
-# ward set, the summary's fields): results are addressed by it, so an old key keeps its bytes.
-RULE_VERSION: Final = 1
 OBJECT_VERSION: Final = 1
 _KEY_PREFIX: Final = b"tpr_ws.result\x00"
 

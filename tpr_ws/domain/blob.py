@@ -1,4 +1,5 @@
-"""The parsed dataset as bytes: a content key and an Arrow IPC encoding.
+"""The parsed dataset as bytes: its key (the file's SHA-256 and the parse version) and its
+Arrow IPC encoding.
 
 The blob is an Arrow IPC stream, zstd-compressed, with the repeated name columns
 dictionary-encoded (a national file has 337k rows but only ~28k distinct facilities), so it is
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tpr_ws.domain import schema
+from tpr_ws.domain.versions import PARSE_VERSION
 from tpr_ws.errors import StateVersionError
 
 FORMAT_VERSION: Final = b"1"
@@ -26,17 +28,40 @@ _SCHEMA: Final = pa.schema(
 )
 
 
-def dataset_hasher() -> Any:
-    """A hash object whose hex digest, after every byte of an upload, is its `dataset_key`
+def file_hasher() -> Any:
+    """A hash object whose hex digest, after every byte of an upload, is its `file_sha256`
     (for uploads read piece by piece)."""
     return hashlib.sha256()
 
 
-def dataset_key(upload: bytes) -> str:
-    """The content key of an upload: the SHA-256 of its bytes, in hex."""
-    hasher = dataset_hasher()
+def file_sha256(upload: bytes) -> str:
+    """The SHA-256 of an upload's bytes, in hex: what the audit block shows and what a client
+    may send to have its upload checked."""
+    hasher = file_hasher()
     hasher.update(upload)
     return str(hasher.hexdigest())
+
+
+_PARSE_MARK: Final = ".p"
+
+
+def dataset_key(sha256: str, parse_version: int = PARSE_VERSION) -> str:
+    """The identity of a parsed dataset, ``<file SHA-256>.p<parse version>``: the same bytes
+    parsed by a release with another `PARSE_VERSION` are another dataset (stored apart, with
+    their own result keys), and the file's SHA-256 can always be read back (`upload_sha256`)."""
+    return f"{sha256}{_PARSE_MARK}{parse_version}"
+
+
+def upload_sha256(key: str) -> str:
+    """The SHA-256 of the file a dataset was parsed from. A key stored before parse versions
+    (the bare SHA-256, parse version 0) is that SHA-256 itself."""
+    return key.partition(_PARSE_MARK)[0]
+
+
+def parse_version_of(key: str) -> int:
+    """The parse version a dataset key names (0: stored before parse versions)."""
+    _, mark, version = key.partition(_PARSE_MARK)
+    return int(version) if mark and version.isdigit() else 0
 
 
 def encode_dataset(frame: pd.DataFrame) -> bytes:

@@ -26,7 +26,8 @@ list after one lease TTL, the others after the session TTL (renewed by each comm
     tpr:{sid}:upload:<u>:parsing the worker parsing upload (or Idempotency-Key) <u> until its
                                  turn commits (PX, renewed): a concurrent duplicate waits
 
-Shared by sessions (content-addressed, with a TTL)::
+Shared by sessions (content-addressed, with a TTL; a dataset's ``<key>`` is opaque here: the
+domain makes it from the file's SHA-256 and the parse version)::
 
     tpr:blob:{<key>}       immutable blobs (parsed datasets)
     tpr:blob:{<key>:sums}  a dataset's per-ward sums (what results are computed from)

@@ -19,7 +19,7 @@ from typing import IO, Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
-from tpr_ws.domain.blob import dataset_hasher, dataset_key
+from tpr_ws.domain.blob import file_hasher, file_sha256
 from tpr_ws.errors import ErrorCode, ProtocolError, TimedOut, TooLarge
 from tpr_ws.pool import SpooledFile
 
@@ -79,7 +79,7 @@ async def _write(
     part: BodyPartReader, file_name: str, directory: Path, limit: int, progress: _Progress
 ) -> SpooledFile:
     fd, name = await asyncio.to_thread(_create, directory)
-    hasher, size = dataset_hasher(), 0
+    hasher, size = file_hasher(), 0
     try:
         with os.fdopen(fd, "wb", buffering=0) as out:  # big chunks: no buffer to flush
             while chunk := await progress.within(part.read_chunk(_CHUNK)):
@@ -102,7 +102,7 @@ async def spool_bytes(directory: Path, data: bytes, file_name: str) -> SpooledFi
         fd, name = _create(directory)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        return SpooledFile(Path(name), file_name, len(data), dataset_key(data))
+        return SpooledFile(Path(name), file_name, len(data), file_sha256(data))
 
     return await asyncio.to_thread(write)
 
