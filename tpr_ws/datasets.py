@@ -1,4 +1,5 @@
-"""Parsed datasets by content key: small per-worker caches in front of the Redis blob store.
+"""Parsed datasets by dataset key (`domain.blob.dataset_key`: the file's SHA-256 and the parse
+version): small per-worker caches in front of the Redis blob store.
 
 Results are computed from a dataset's per-ward sums (a few hundred KB for the national file),
 so a choice change reads only those; the full rows are decoded only for an old dataset stored

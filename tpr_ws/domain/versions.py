@@ -3,6 +3,9 @@
 Stored objects outlive releases (`TPR_WS_BLOB_TTL_S`, 7 days by default), and they are found
 by keys that name these versions, so a release that changes an output must bump the version
 of that output; the stored objects of the previous release are then never served for it.
+`tests/domain/test_versions.py` fingerprints both outputs on the generated sample files and
+fails ("parse output changed: bump PARSE_VERSION and update the fingerprint") until the
+version is bumped and the new fingerprint recorded next to it.
 """
 
 from __future__ import annotations
