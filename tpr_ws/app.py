@@ -11,7 +11,6 @@ import socket
 import weakref
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -36,6 +35,8 @@ from tpr_ws.transport.http import access_log_middleware, add_routes, error_middl
 from tpr_ws.transport.keys import (
     BACKEND,
     CLIENTS,
+    CONNECTIONS,
+    GENERATION,
     METRICS,
     PARSE_POOL,
     SETTINGS,
@@ -185,35 +186,26 @@ async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     gc.unfreeze()
 
 
-SUCCESSOR_WAIT_S = 5.0  # well within gunicorn's graceful_timeout (tpr_ws/gunicorn_conf.py)
-SHARED_LISTENER = web.AppKey("shared_listener", bool)
+TURN_DRAIN_S = 8.0  # within gunicorn's graceful_timeout (tpr_ws/gunicorn_conf.py, worker.py)
 
 
-async def _wait_for_successor(app: web.Application) -> None:
-    """Under gunicorn the workers share one listening socket, which this worker has stopped
-    accepting on. On a reload (SIGHUP) the new workers are still booting: keep serving the open
-    sockets (their turns finish) until one of them answers there, so the clients sent away
-    find a worker at once; at most SUCCESSOR_WAIT_S (a full stop has no successor)."""
-    settings = app[SETTINGS]
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
-    url = f"http://{host}:{settings.port}/readyz"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SUCCESSOR_WAIT_S
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
-        while loop.time() < deadline:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
+def set_generation(app: web.Application, generation: int) -> None:
+    """How many reloads (SIGHUP) gunicorn's master had done when it forked this worker:
+    /healthz and /readyz say it, so an old worker can tell a successor from a sibling."""
+    app[GENERATION] = generation
 
 
 async def _close_sockets(app: web.Application) -> None:
-    # GOING_AWAY ("reconnect") tells clients to reconnect, elsewhere, at once, resending what
-    # was not acknowledged. All at once: each close waits for the client's close frame, and a
-    # rolling reload must finish within gunicorn's graceful timeout.
-    if app.get(SHARED_LISTENER) and app[SOCKETS]:
-        await _wait_for_successor(app)
+    """Shutdown (the worker no longer accepts): every socket's turn in flight finishes,
+    committed and acknowledged (at most TURN_DRAIN_S; says not started are left for the
+    client's resend), then every socket closes with GOING_AWAY ("reconnect"): clients
+    reconnect at once, elsewhere, resending what was not acknowledged."""
+    connections = list(app[CONNECTIONS])  # type: ignore[index]
+    if connections:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TURN_DRAIN_S):
+                await asyncio.gather(*(c.finish_turn() for c in connections))
+    # All at once: each close waits for the client's close frame.
     sockets = list(app[SOCKETS])  # type: ignore[index]
     await asyncio.gather(
         *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"reconnect") for ws in sockets),
@@ -230,6 +222,7 @@ def build_app(settings: Settings) -> web.Application:
     app[WORKER_ID] = f"{socket.gethostname()}:{os.getpid()}"
     app[METRICS] = Metrics(settings.metrics_dir)
     app[SOCKETS] = weakref.WeakSet()
+    app[CONNECTIONS] = weakref.WeakSet()
     app[BACKEND] = Backend()
     app[CLIENTS] = ClientAddresses(settings.trusted_proxies)
     app[SLOTS] = Slots(settings)
@@ -251,6 +244,4 @@ async def create_app() -> web.Application:
     """Zero-argument factory for `gunicorn tpr_ws.app:create_app`."""
     configure_logging()
     # Several workers: each must have the same secret, never a random one of its own.
-    app = build_app(Settings.from_env(require_secret=True))
-    app[SHARED_LISTENER] = True  # gunicorn: every worker accepts on the same socket
-    return app
+    return build_app(Settings.from_env(require_secret=True))

@@ -74,6 +74,7 @@ class ServeInstance:
     port: int = field(default_factory=free_port)
     netns: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO  # `python -m tpr_ws` imports the package from here first
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,7 +97,7 @@ class ServeInstance:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         with (self.log_dir / f"{self.name}.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                cmd, env=env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
         return self

@@ -1,6 +1,7 @@
 """A rolling deploy under load: SIGHUP to every `tpr-ws serve` (gunicorn starts new workers,
 then stops the old ones gracefully): sockets close with 1001, clients reconnect and resend by
-id, nothing is lost or doubled."""
+id, nothing is lost or doubled; no attempt waits for a worker that is not there (an accept
+gap: attempt timeouts) and no turn in flight is cancelled (lease_lost)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def deploy(deployment: Deployment) -> None:
         wait_for(rolled, 90, f"every worker of {instance.name} replaced")
 
 
+def roll_failures(rec: Recorder) -> list[str]:
+    """Failed attempts a roll must not cause: an attempt that timed out (its connection sat in
+    the listen backlog while no worker accepted) or a turn cancelled on a stopping worker."""
+    return [e.what for e in rec.errors if "TimeoutError" in e.what or "lease_lost" in e.what]
+
+
 def storm_figures(rec: Recorder, ops: OpsSampler) -> str:
     back = sorted(rec.back_after_1001)
     p99 = back[min(len(back) - 1, int(0.99 * len(back)))] if back else 0.0
@@ -40,7 +47,8 @@ def storm_figures(rec: Recorder, ops: OpsSampler) -> str:
         f"median {statistics.median(back) if back else 0:.3f} s, p99 {p99:.3f} s, "
         f"worst {max(back, default=0):.3f} s; Redis ops/s: steady "
         f"{ops.median_outside(rec.windows):.0f}, peak during the deploy "
-        f"{ops.peak_in(rec.windows):.0f}"
+        f"{ops.peak_in(rec.windows):.0f}; failed attempts {len(rec.errors)}, of which "
+        f"timeouts or lease_lost {len(roll_failures(rec))}"
     )
 
 
@@ -65,3 +73,4 @@ async def test_rolling_reload_under_load_loses_and_doubles_nothing(tmp_path: Pat
     assert verdict.ok, verdict.table()
     assert rec.close_codes[1001] > 0  # the old workers said "going away"
     assert rec.back_after_1001  # ... and the clients came back elsewhere
+    assert roll_failures(rec) == []

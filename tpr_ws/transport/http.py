@@ -24,7 +24,15 @@ from tpr_ws.errors import (
     TooLarge,
 )
 from tpr_ws.transport import auth
-from tpr_ws.transport.keys import BACKEND, CLIENTS, METRICS, SETTINGS, SLOTS
+from tpr_ws.transport.keys import (
+    BACKEND,
+    CLIENTS,
+    GENERATION,
+    METRICS,
+    SETTINGS,
+    SLOTS,
+    WORKER_ID,
+)
 from tpr_ws.transport.origin import check_origin
 from tpr_ws.transport.spool import spool_upload
 
@@ -149,19 +157,27 @@ async def upload(request: web.Request) -> web.Response:
     return _json({"upload_id": key, "seq": result.first_seq}, status=202)
 
 
+def _who(app: web.Application) -> dict[str, Any]:
+    """Which worker answers, and its generation (a rolling reload waits for a newer one)."""
+    return {"worker": app[WORKER_ID], "generation": app.get(GENERATION, 0)}
+
+
 async def healthz(request: web.Request) -> web.Response:
-    return _json({"status": "ok"})
+    return _json({"status": "ok", **_who(request.app)})
 
 
 async def readyz(request: web.Request) -> web.Response:
     backend = request.app[BACKEND]
     if backend.services is None:
-        return _json({"status": "starting", "reason": backend.problem}, status=503)
+        return _json(
+            {"status": "starting", "reason": backend.problem, **_who(request.app)}, status=503
+        )
     try:
         await backend.services.storage.ping()
     except (RedisError, OSError) as exc:
-        return _json({"status": "unavailable", "reason": type(exc).__name__}, status=503)
-    return _json({"status": "ready"})
+        body = {"status": "unavailable", "reason": type(exc).__name__, **_who(request.app)}
+        return _json(body, status=503)
+    return _json({"status": "ready", **_who(request.app)})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -33,7 +33,16 @@ from tpr_ws.errors import (
 )
 from tpr_ws.transport import auth
 from tpr_ws.transport.backend import Services
-from tpr_ws.transport.keys import BACKEND, CLIENTS, METRICS, SETTINGS, SLOTS, SOCKETS, WORKER_ID
+from tpr_ws.transport.keys import (
+    BACKEND,
+    CLIENTS,
+    CONNECTIONS,
+    METRICS,
+    SETTINGS,
+    SLOTS,
+    SOCKETS,
+    WORKER_ID,
+)
 from tpr_ws.transport.origin import check_origin
 from tpr_ws.transport.timers import HelloDeadline, StorageRetry
 
@@ -88,7 +97,10 @@ class Connection:
         self._pending: list[dict[str, Any]] = []
         self._must_read = False
         self._events_in_ack = False  # protocol 2: a turn's events ride in its ack
-        self._hold = 0
+        self._hold = 0  # turns running: the writer leaves their events to the ack
+        self._idle = asyncio.Event()  # set while no turn runs
+        self._idle.set()
+        self._draining = False  # the worker is stopping: no new turn starts
         self._wake = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -241,11 +253,20 @@ class Connection:
     async def _worker(self) -> None:
         while True:
             frame = await self._inbox.get()
+            if self._draining:
+                continue  # never acknowledged: the client resends it, by id, after the 1001
             await self._guard(self._say, frame, frame.get("id"))
+
+    async def finish_turn(self) -> None:
+        """The worker is stopping: start no new turn, and return once the one running has
+        finished (committed and acknowledged, or failed and answered)."""
+        self._draining = True
+        await self._idle.wait()
 
     async def _say(self, frame: dict[str, Any]) -> None:
         assert self.sid is not None
         self._hold += 1
+        self._idle.clear()
         try:
             result = await self.conversation.say(
                 self.sid, frame["id"], frame["text"], shown=frame.get("label")
@@ -266,6 +287,8 @@ class Connection:
                     self.cursor = int(fresh[-1]["seq"])
         finally:
             self._hold -= 1
+            if not self._hold:
+                self._idle.set()
             self._wake.set()
 
     # -- delivering ----------------------------------------------------------------------
@@ -406,11 +429,14 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
             await _refuse(ws, exc)
             return ws
         sockets, metrics = app[SOCKETS], app[METRICS]
+        connection = Connection(request, ws, services, client)
         sockets.add(ws)
+        app[CONNECTIONS].add(connection)
         metrics.sockets.inc()
         try:
-            await Connection(request, ws, services, client).serve()
+            await connection.serve()
         finally:
+            app[CONNECTIONS].discard(connection)
             sockets.discard(ws)
             metrics.sockets.dec()
     return ws
