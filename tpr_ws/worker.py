@@ -66,7 +66,9 @@ class RollingWorker(GunicornWebWorker):
             await web.SockSite(runner, sock, ssl_context=ssl_context).start()
         self.booted = True
         await self._serve_until_quit()
-        if self._successors_booting():
+        # In a thread: reading /proc takes a while on a busy machine, and meanwhile this
+        # worker must go on accepting (its siblings are reading it too).
+        if await asyncio.to_thread(self._successors_booting):
             self.log.info("worker %s (generation %s): waiting for a successor", self.pid,
                           self.generation)  # fmt: skip
             found = await self._wait_for_successor(graceful * SUCCESSOR_SHARE)
