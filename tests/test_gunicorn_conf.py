@@ -39,12 +39,21 @@ def test_new_workers_have_a_newer_generation_than_the_old() -> None:
 
     from tpr_ws import gunicorn_conf
 
-    master = SimpleNamespace()
-    first = SimpleNamespace()
-    gunicorn_conf.pre_fork(master, first)
-    gunicorn_conf.on_reload(master)
-    second = SimpleNamespace()
-    gunicorn_conf.pre_fork(master, second)
+    # pre_fork forgets every tpr_ws module, as a master must; in this test process that would
+    # leave later tests with a second copy of each module (functions that no longer pickle as
+    # themselves): put this process's modules back afterwards.
+    kept = {m: mod for m, mod in sys.modules.items() if m == "tpr_ws" or m.startswith("tpr_ws.")}
+    try:
+        master = SimpleNamespace()
+        first = SimpleNamespace()
+        gunicorn_conf.pre_fork(master, first)
+        gunicorn_conf.on_reload(master)
+        second = SimpleNamespace()
+        gunicorn_conf.pre_fork(master, second)
+    finally:
+        for name in [m for m in sys.modules if m == "tpr_ws" or m.startswith("tpr_ws.")]:
+            del sys.modules[name]
+        sys.modules.update(kept)
     assert (first.generation, second.generation) == (0, 1)
 
 

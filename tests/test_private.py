@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def test_gunicorn_control_socket_is_off_unless_this_instance_names_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conf = "tpr_ws.gunicorn_conf"  # what serve runs (deploy/gunicorn.conf.py imports it)
+    # Run afresh (as gunicorn reads it), not over a copy another test imported.
+    monkeypatch.delitem(sys.modules, conf, raising=False)
     monkeypatch.delenv("TPR_WS_CONTROL_SOCKET", raising=False)
     assert runpy.run_module(conf)["control_socket_disable"] is True
     monkeypatch.setenv("TPR_WS_CONTROL_SOCKET", str(tmp_path / "gunicorn.ctl"))
