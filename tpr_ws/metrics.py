@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tpr_ws import procs
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -143,21 +145,11 @@ class Metrics:
         return "".join(_family(m, snapshots) for m in self._all).encode()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _read_snapshots(directory: Path) -> Iterable[tuple[dict[str, Any], bool]]:
     for path in directory.glob("tpr-ws-*.json"):
         with contextlib.suppress(OSError, ValueError):
             pid = int(path.stem.rsplit("-", 1)[1])
-            yield json.loads(path.read_text()), _alive(pid)
+            yield json.loads(path.read_text()), procs.alive(pid)
 
 
 def _family(m: Instrument, snapshots: list[tuple[dict[str, Any], bool]]) -> str:

@@ -19,6 +19,7 @@ from typing import IO, Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
+from tpr_ws import procs
 from tpr_ws.domain.blob import file_hasher, file_sha256
 from tpr_ws.errors import ErrorCode, ProtocolError, TimedOut, TooLarge
 from tpr_ws.pool import SpooledFile
@@ -126,21 +127,11 @@ def remove_orphans(directory: Path) -> int:
         return 0
     for path in directory.glob(f"{_PREFIX}*"):
         pid = path.name[len(_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not procs.alive(int(pid)):
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _too_large(limit: int) -> TooLarge:
