@@ -5,6 +5,8 @@ run, same load, same gunicorn worker count, one Redis (embedded).
                                     [--hot 20] [--storms 1000,5000] [--loads users,hot,storm]
     nice -n -5 python bench/chat.py --loads national [--national-users 20]
                                     [--national-changes 12] [--national-rows N] [--repeat 5]
+    nice -n -5 python bench/chat.py --aof compare --loads users,hot   (the cost of fsyncing the
+                                    AOF before every reply, as `tpr-ws serve` does, vs everysec)
 
 Servers (all `gunicorn -k aiohttp.GunicornWebWorker`, bench/baselines/server.py for the two
 baselines, which run the product's workflow step too):
@@ -280,7 +282,7 @@ def print_table(title: str, rows: dict[str, dict[str, float]], unit: str = "msg"
 
 def run_load(
     servers: dict[str, Server],
-    client: redis.Redis,
+    client: redis.Redis | dict[str, redis.Redis],
     repeat: int,
     load: Callable[[str, loads.Marks], Any],
 ) -> dict[str, dict[str, float]]:
@@ -290,7 +292,7 @@ def run_load(
     order = list(servers.items())
     for i in range(repeat):
         for kind, server in order[i % len(order) :] + order[: i % len(order)]:
-            counters = Counters(server, client)
+            counters = Counters(server, client[kind] if isinstance(client, dict) else client)
             out = asyncio.run(load(server.base, counters.marks()))
             runs[kind].append(figures(out, counters))
     return {k: median_rows(v) for k, v in runs.items()}
@@ -340,6 +342,14 @@ def main() -> None:
     p.add_argument("--national-rows", type=int, help="about N rows per file (default national)")
     p.add_argument("--servers", default=",".join(KINDS))
     p.add_argument(
+        "--aof",
+        choices=("off", "everysec", "always", "compare"),
+        default="off",
+        help="the Redis AOF: off (the figures above), fsynced every second or before every "
+        "reply; compare: the product on a Redis with `always` (as `tpr-ws serve` runs it) "
+        "against the product on one with `everysec`, interleaved in the same runs",
+    )
+    p.add_argument(
         "--before",
         type=Path,
         help="also run the product from this checkout (e.g. a worktree of an older commit) "
@@ -355,12 +365,21 @@ def main() -> None:
         pass
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chat-")))
-        server = stack.enter_context(EmbeddedRedis(data_dir=tmp / "redis", appendonly=False))
-        client = redis.Redis.from_url(server.url)
+        fsync = None if args.aof == "off" else "always" if args.aof == "compare" else args.aof
+        server = stack.enter_context(
+            EmbeddedRedis(data_dir=tmp / "redis", appendonly=fsync is not None, appendfsync=fsync)
+        )
+        client: redis.Redis | dict[str, redis.Redis] = redis.Redis.from_url(server.url)
         kinds = args.servers.split(",")
-        if chosen == ["national"]:  # the baselines hold no datasets: nothing to run on them
+        if chosen == ["national"] or args.aof == "compare":  # product only
             kinds = [k for k in kinds if k == "product"]
         servers = {k: Server(k, server.url, args.workers, tmp) for k in kinds}
+        if args.aof == "compare":
+            every = stack.enter_context(
+                EmbeddedRedis(data_dir=tmp / "r-every", appendonly=True, appendfsync="everysec")
+            )
+            servers["everysec"] = Server("product", every.url, args.workers, tmp, name="everysec")
+            client = {"product": client, "everysec": redis.Redis.from_url(every.url)}
         if args.before is not None:
             servers["before"] = Server("before", server.url, args.workers, tmp, args.before)
         for s in servers.values():
@@ -372,7 +391,9 @@ def main() -> None:
         for s in servers.values():
             s.settle()
         print(
-            f"{args.workers} gunicorn workers per server, one embedded Redis; "
+            f"{args.workers} gunicorn workers per server, "
+            f"{'two embedded Redis' if args.aof == 'compare' else 'one embedded Redis'} "
+            f"(AOF {args.aof}); "
             f"{os.cpu_count()} cores shared by client, Redis and servers; "
             f"load average before: {os.getloadavg()[0]:.2f}; medians of {args.repeat} runs"
         )
@@ -405,7 +426,8 @@ def main() -> None:
                     unit="sock",
                 )
         if "national" in chosen:
-            run_national(args, servers, server.url, client, tmp)
+            main_client = client["product"] if isinstance(client, dict) else client
+            run_national(args, servers, server.url, main_client, tmp)
         print(
             "\nTracebacks in server logs: "
             + ", ".join(f"{k} {s.errors_logged()}" for k, s in servers.items())

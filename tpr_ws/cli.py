@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tpr_ws.config import Settings, redact_url
@@ -24,13 +23,20 @@ if TYPE_CHECKING:
 GUNICORN_CONF = "python:tpr_ws.gunicorn_conf"  # shipped in the package (works from a wheel)
 
 
-def _embedded_redis(data_dir: Path) -> EmbeddedRedis:
-    """The private server in ``<data dir>/redis``, with the password kept beside it."""
+def _embedded_redis(settings: Settings) -> EmbeddedRedis:
+    """The private server in ``<data dir>/redis``, with the password kept beside it, its AOF
+    fsynced as `TPR_WS_EMBEDDED_FSYNC` says."""
     from tpr_ws.embedded import EmbeddedRedis
 
+    data_dir = settings.data_dir.resolve()
     private_dir(data_dir)
     password = stored_secret(data_dir / "redis-password")
-    return EmbeddedRedis(data_dir=data_dir / "redis", appendonly=True, password=password)
+    return EmbeddedRedis(
+        data_dir=data_dir / "redis",
+        appendonly=True,
+        password=password,
+        appendfsync=settings.embedded_fsync,
+    )
 
 
 def _gunicorn_env(settings: Settings, workers: int) -> dict[str, str]:
@@ -58,7 +64,7 @@ def serve(args: argparse.Namespace) -> int:
     embedded = None
     try:
         if not settings.redis_url:
-            embedded = _embedded_redis(settings.data_dir.resolve())
+            embedded = _embedded_redis(settings)
             embedded.start()
             env["REDIS_URL"] = embedded.url
             where = redact_url(embedded.url)
@@ -109,7 +115,7 @@ def worker(args: argparse.Namespace) -> int:
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     embedded = None
     if not settings.redis_url:
-        embedded = _embedded_redis(settings.data_dir.resolve())
+        embedded = _embedded_redis(settings)
         embedded.start()
         settings = settings.with_(redis_url=embedded.url)
     try:

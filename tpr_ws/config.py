@@ -128,6 +128,7 @@ class Settings:
     storage_retry_max_s: float = 5.0
     durability: str = "none"
     durability_timeout_ms: int = 2_000
+    embedded_fsync: str = "always"
 
     @classmethod
     def from_env(
@@ -206,6 +207,9 @@ class Settings:
             ),
             **cls._limits_from_env(env, base),
             "durability": env.get(_PREFIX + "DURABILITY", base.durability).strip().lower(),
+            "embedded_fsync": env.get(_PREFIX + "EMBEDDED_FSYNC", base.embedded_fsync)
+            .strip()
+            .lower(),
             "durability_timeout_ms": _int(
                 env, _PREFIX + "DURABILITY_TIMEOUT_MS", base.durability_timeout_ms
             ),
@@ -272,6 +276,8 @@ class Settings:
             problems.append("TPR_WS_DOWNLOAD_LINK_TTL_S must be at least 10")
         if self.durability not in ("none", "replica", "aof", "replica+aof"):
             problems.append("TPR_WS_DURABILITY must be none, replica, aof or replica+aof")
+        if self.embedded_fsync not in ("always", "everysec"):
+            problems.append("TPR_WS_EMBEDDED_FSYNC must be always or everysec")
         if self.durability_timeout_ms < 1:
             problems.append("TPR_WS_DURABILITY_TIMEOUT_MS must be at least 1")
         if self.log_max_bytes < 16 * 1024:
