@@ -4,6 +4,8 @@ full replay of every session. Prints the table; exits 1 on any violation.
     python bench/soak.py [--users 50] [--seconds 120] [--chaos] [--topology local]
     python bench/soak.py --topology hosts --users 200 --seconds 600 --chaos   # as root
     python bench/soak.py --topology cluster --durability replica --chaos --replica-lag 0.5
+    python bench/soak.py --chaos --actions restart_redis --busy-disk [--redis-fsync everysec \
+        --expect-loss]     # Redis killed while the disk is busy: always keeps every ack
     python bench/soak.py --topology cluster --durability none --chaos --actions kill_primary \
         --expect-loss      # counts the acknowledged turns failovers lose without durability
 
@@ -35,6 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.crash import DiskPressure
 from tests.soak.chaos import Chaos, standard_actions, wait_for
 from tests.soak.check import Verdict, served_again
 from tests.soak.cluster import Cluster
@@ -57,7 +60,10 @@ def topology(
     rng = random.Random(args.seed)
     env = {"TPR_WS_DURABILITY": args.durability}
     if args.topology == "local":
-        deployment = local_deployment(logs, instances=args.instances, workers=args.workers, env=env)
+        deployment = local_deployment(
+            logs, instances=args.instances, workers=args.workers, env=env,
+            appendfsync=args.redis_fsync,
+        )  # fmt: skip
         deployment.start()
         try:
             assert deployment.redis is not None
@@ -67,7 +73,9 @@ def topology(
     elif args.topology == "hosts":
         with Network(hosts=3) as net:
             nginx = Nginx(net, logs / "nginx")
-            deployment = hosts_deployment(net, nginx, logs, workers=args.workers)
+            deployment = hosts_deployment(
+                net, nginx, logs, workers=args.workers, appendfsync=args.redis_fsync
+            )
             for instance in deployment.instances:
                 instance.env.update(env)
             deployment.start()
@@ -128,6 +136,17 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--instances", type=int, default=2, help="local and cluster topologies")
     parser.add_argument("--workers", type=int, default=2, help="per instance")
     parser.add_argument("--durability", default="none", help="TPR_WS_DURABILITY of the workers")
+    parser.add_argument(
+        "--redis-fsync",
+        choices=("always", "everysec"),
+        default="always",
+        help="local and hosts: the AOF's appendfsync (always: as tpr-ws serve runs it)",
+    )
+    parser.add_argument(
+        "--busy-disk",
+        action="store_true",
+        help="keep the disk busy meanwhile (big writes + fsync next to Redis's AOF)",
+    )
     parser.add_argument("--replica-lag", type=float, default=0.5, help="cluster: s, per kill")
     parser.add_argument("--stall", type=float, default=30.0, help="stall bound per step, s")
     parser.add_argument("--seed", type=int, default=1)
@@ -169,9 +188,11 @@ def report(
     args: argparse.Namespace, verdict: Verdict, rec: Recorder, ops: OpsSampler | None
 ) -> None:
     chaos = f", chaos every {args.chaos_every:.0f} s" if args.chaos else ""
+    fsync = args.redis_fsync if args.topology != "cluster" else "always"
     print(
         f"\nsoak: topology {args.topology}, {args.workers} workers per instance, durability "
-        f"{args.durability}, {args.seconds:.0f} s{chaos}"
+        f"{args.durability}, appendfsync {fsync}"
+        f"{', disk kept busy' if args.busy_disk else ''}, {args.seconds:.0f} s{chaos}"
     )
     print(verdict.table())
     back = sorted(rec.back_after_1001)
@@ -223,7 +244,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tpr-soak-") as tmp:
         logs = args.logs or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
-        with topology(args, logs) as (deployment, actions, redis_url):
+        busy = DiskPressure(logs / "busy", max_s=args.seconds + 300) if args.busy_disk else None
+        with (
+            topology(args, logs) as (deployment, actions, redis_url),
+            busy or contextlib.nullcontext(),
+        ):
             verdict, rec, ops = asyncio.run(run(args, deployment, actions, redis_url))
     report(args, verdict, rec, ops)
     return 0 if ok(args, verdict) else 1

@@ -190,12 +190,19 @@ class Deployment:
 
 
 def local_deployment(
-    log_dir: Path, *, instances: int = 2, workers: int = 2, env: dict[str, str] | None = None
+    log_dir: Path,
+    *,
+    instances: int = 2,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    appendfsync: str = "always",
 ) -> Deployment:
     """`instances` x `tpr-ws serve` on loopback sharing one Redis with AOF (not started)."""
     import secrets
 
-    redis = EmbeddedRedis(data_dir=log_dir / "redis", appendonly=True).start()
+    redis = EmbeddedRedis(
+        data_dir=log_dir / "redis", appendonly=True, appendfsync=appendfsync
+    ).start()
     secret = secrets.token_urlsafe(24)
     made = [
         ServeInstance(f"app{i}", redis.url, secret, log_dir, workers=workers, env=dict(env or {}))

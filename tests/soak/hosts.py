@@ -200,12 +200,16 @@ class Nginx:
             self.proc.wait(timeout=30)
 
 
-def hosts_deployment(net: Network, nginx: Nginx, log_dir: Path, *, workers: int = 2) -> Deployment:
+def hosts_deployment(
+    net: Network, nginx: Nginx, log_dir: Path, *, workers: int = 2, appendfsync: str = "always"
+) -> Deployment:
     """`tpr-ws serve` on port 8080 of every host, one Redis (AOF) on the back bridge, clients
     through nginx (not started)."""
     import secrets
 
-    redis = EmbeddedRedis(data_dir=log_dir / "redis", appendonly=True, host=net.redis_ip).start()
+    redis = EmbeddedRedis(
+        data_dir=log_dir / "redis", appendonly=True, host=net.redis_ip, appendfsync=appendfsync
+    ).start()
     secret = secrets.token_urlsafe(24)
     instances = []
     for i in range(1, net.hosts + 1):
