@@ -35,7 +35,7 @@ class Fanout:
         self._channel_of = channel_of
         self._origin = origin.encode()
         self._listeners: dict[str, set[Listener]] = {}
-        self._ready: dict[str, asyncio.Future[None]] = {}
+        self._ready: dict[str, asyncio.Future[None]] = {}  # the session's confirmation
 
     async def start(self) -> None:
         self._subscriber.start()
@@ -44,6 +44,9 @@ class Fanout:
         for sid in list(self._listeners):
             self._subscriber.unsubscribe(self._channel_of(sid).encode())
         self._listeners.clear()
+        for confirming in self._ready.values():
+            confirming.cancel()
+        self._ready.clear()
 
     def local_count(self, sid: str) -> int:
         """How many local sockets watch the session."""
@@ -51,27 +54,30 @@ class Fanout:
 
     async def subscribe(self, sid: str, listener: Listener) -> None:
         """Watch a session; returns once the server confirmed the subscription, so a log read
-        after it misses nothing."""
+        after it misses nothing. The subscription is the session's, not the first caller's:
+        a caller that goes away (its socket closed mid-hello: cancelled) stops waiting, and
+        the others keep waiting for the same confirmation."""
         listeners = self._listeners.get(sid)
-        if listeners is not None:
-            listeners.add(listener)
-            await asyncio.shield(self._ready[sid])
-            return
-        self._listeners[sid] = {listener}
-        ready = self._ready[sid] = asyncio.get_running_loop().create_future()
+        if listeners is None:
+            listeners = self._listeners[sid] = set()
+            confirming = asyncio.ensure_future(self._confirm(sid))
+            confirming.add_done_callback(_retrieve)
+            self._ready[sid] = confirming
+        listeners.add(listener)
+        await asyncio.shield(self._ready[sid])
+
+    async def _confirm(self, sid: str) -> None:
         channel = self._channel_of(sid).encode()
         try:
             await self._subscriber.subscribe(channel, lambda payload: self._dispatch(sid, payload))
-        except BaseException as exc:
-            self._listeners.pop(sid, None)
-            self._ready.pop(sid, None)
-            if isinstance(exc, Exception):
-                ready.set_exception(exc)
-                ready.exception()  # retrieved here; other waiters re-raise it
-            else:
-                ready.cancel()
+        except BaseException:
+            # Every caller waiting gets the error and starts again with a hello; the next
+            # subscribe of the session subscribes afresh.
+            if self._ready.get(sid) is asyncio.current_task():
+                self._listeners.pop(sid, None)
+                self._ready.pop(sid, None)
+                self._subscriber.unsubscribe(channel)
             raise
-        ready.set_result(None)
 
     async def unsubscribe(self, sid: str, listener: Listener) -> None:
         listeners = self._listeners.get(sid)
@@ -107,3 +113,9 @@ class Fanout:
                 log.warning("fanout: undecodable message for session %s", sid)
         for listener in list(self._listeners.get(sid, ())):
             listener(events)
+
+
+def _retrieve(done: asyncio.Future[None]) -> None:
+    """A confirmation whose callers all went away: its error is theirs, not the loop's."""
+    if not done.cancelled():
+        done.exception()
