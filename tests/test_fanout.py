@@ -94,3 +94,41 @@ async def test_a_session_watched_again_after_its_last_socket_left_gets_its_messa
     finally:
         await fanout.stop()
         await subscriber.aclose()
+
+
+async def test_a_session_left_while_storage_was_away_is_confirmed_at_once_when_watched_again(
+    tmp_path: Path,
+) -> None:
+    # Its last socket left while the server was away (a host cut off, a restart), before the
+    # subscription was confirmed. Once the server is back, the next hello of that session
+    # must get its own confirmation, not wait out the subscription timeout behind a stale
+    # one (it did: the hello failed after 20 s, and at a worker's shutdown the wait was
+    # still pending).
+    port = free_port()
+    subscriber = Subscriber(f"redis://127.0.0.1:{port}/0", timeout_s=1, connect_timeout_s=1)
+    fanout = Fanout(subscriber, channel_of, origin="w1")
+    gone, back = Received(), Received()
+    server = EmbeddedRedis(data_dir=tmp_path, port=port, appendonly=False)
+    try:
+        await fanout.start()
+        first = asyncio.create_task(fanout.subscribe("s", gone))
+        await asyncio.sleep(0)  # waiting for a confirmation that cannot come yet
+        first.cancel()  # the client closed
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        await fanout.unsubscribe("s", gone)
+        server.start()
+        await asyncio.wait_for(fanout.subscribe("other", Received()), GUARD_S)  # connected
+        # Well inside the subscription timeout (4 x (1 + 1) s): a stale confirmation in the
+        # queue would leave this one unanswered until then, and it would raise.
+        await asyncio.wait_for(fanout.subscribe("s", back), GUARD_S)
+        publisher = aioredis.Redis.from_url(server.url)
+        try:
+            assert await publisher.publish(channel_of("s"), b"w2|[]") == 1
+        finally:
+            await publisher.aclose()
+        await asyncio.wait_for(back.event.wait(), GUARD_S)
+    finally:
+        await fanout.stop()
+        await subscriber.aclose()
+        server.cleanup()

@@ -115,9 +115,24 @@ class Subscriber:
                 await asyncio.shield(fut)
         except TimeoutError:
             raise RedisTimeoutError("pub/sub subscription not confirmed in time") from None
+        finally:
+            self._forget(channel, fut)
+
+    def _forget(self, channel: bytes, fut: asyncio.Future[None]) -> None:
+        """A confirmation no one waits for any more (timed out, cancelled) leaves the queue:
+        left there, it would take the next caller's confirmation, and that caller would wait
+        out its whole timeout."""
+        waiting = self._confirm.get(channel)
+        if waiting is not None and fut in waiting:
+            waiting.remove(fut)
+            if not waiting:
+                del self._confirm[channel]
 
     def unsubscribe(self, channel: bytes) -> None:
-        """Stop delivering the channel (no wait)."""
+        """Stop delivering the channel (no wait); a caller still waiting for its
+        confirmation is cancelled."""
+        for fut in self._confirm.pop(channel, ()):
+            fut.cancel()
         if self._callbacks.pop(channel, None) is not None and self._proto is not None:
             self._proto.send("UNSUBSCRIBE", channel)
 
@@ -224,6 +239,8 @@ class Subscriber:
             if proto.lost.done() or not proto.pong.is_set():
                 return told
             if not told:
+                count = len(self._callbacks)
+                log.info("pub/sub: %d channels subscribed at %s:%s", count, *self._at)
                 self._tell_all()
                 told = True
             await asyncio.wait([proto.lost], timeout=self.timeout_s)
