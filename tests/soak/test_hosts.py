@@ -65,7 +65,11 @@ async def test_soak_through_nginx_across_three_hosts_one_cut_off_from_redis(
     hosts_seen = {host_of.get(int(w.rsplit(":", 1)[1])) for w in rec.workers_seen}
     assert {"host1", "host2", "host3"} <= hosts_seen, (rec.workers_seen, host_of)
     assert any("storage_unavailable" in e.what for e in rec.errors), rec.errors
-    assert "Traceback" not in cut.log_tail()
+    # No host logs a traceback, the cut one included: e.g. a socket whose turn loop outlived
+    # it (its cancellation swallowed) was cancelled at the worker's shutdown timeout.
+    for instance in deployment.instances:
+        log = (instance.log_dir / f"{instance.name}.log").read_text(errors="replace")
+        assert "Traceback" not in log, (instance.name, log[max(0, log.find("Traceback") - 2000) :])
     access = nginx.access_log.read_text()
     assert 'GET /ws HTTP/1.1" 101' in access
     assert '/results.csv HTTP/1.1" 200' in access  # downloads carry their token in the query

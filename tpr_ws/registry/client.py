@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -35,6 +36,22 @@ class PackedConnection(Connection):
 
     def pack_command(self, *args: Any) -> list[bytes]:
         return self._serializer.pack(*args)  # type: ignore[no-any-return]
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        """redis-py's send, but a cancellation that arrives as the send completes is raised.
+
+        redis-py bounds the send with `asyncio.wait_for`, which on Python 3.11 then returns
+        normally and drops the cancellation: the caller went on as if never cancelled (a
+        socket's turn loop outlived its socket and held its handler past a worker's shutdown).
+        The command's reply is never read, so the connection is dropped."""
+        task = asyncio.current_task()
+        requested = 0 if task is None else task.cancelling()
+        await super().send_packed_command(command, check_health)
+        if task is not None and task.cancelling() > requested:
+            await self.disconnect(nowait=True)
+            raise asyncio.CancelledError
 
 
 class LeanRedis(Redis):
@@ -107,6 +124,15 @@ class LeanCluster(RedisCluster):
     What its commands raise during a failover is always a `RedisError` (`cluster_fault`)."""
 
     subscriber: Subscriber
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # redis-py's cluster client makes its nodes' connections of its own classes, whatever
+        # `connection_class` says: plain TCP ones are `PackedConnection`s here too.
+        if self.connection_kwargs.get("connection_class", Connection) is Connection:
+            self.connection_kwargs["connection_class"] = PackedConnection  # later nodes
+            for node in self.nodes_manager.startup_nodes.values():
+                node.connection_class = PackedConnection
 
     async def initialize(self, *args: Any, **kwargs: Any) -> LeanCluster:
         """Load the slot map if it is marked for a refresh: redis-py's own, except that a
