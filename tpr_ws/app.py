@@ -111,8 +111,8 @@ async def _connect(app: web.Application) -> Services:
 
 
 async def _keep_connecting(app: web.Application, attempted: asyncio.Event) -> None:
-    """Connect to Redis, retrying with backoff for as long as it is unreachable; `attempted`
-    is set after the first attempt, whatever its outcome."""
+    """Connect to Redis, retrying with backoff for as long as it is unreachable (`attempted`
+    is set after the first attempt, whatever its outcome), then load the sample."""
     backend, cap = app[BACKEND], app[SETTINGS].storage_retry_max_s
     delay = min(0.2, cap)
     while True:
@@ -128,6 +128,8 @@ async def _keep_connecting(app: web.Application, attempted: asyncio.Event) -> No
             continue
         backend.connected(services)
         attempted.set()
+        # Still in the background (the worker serves meanwhile), now that Redis answers.
+        await services.conversation.sample.warm()
         return
 
 
@@ -145,6 +147,7 @@ async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
     services = app[BACKEND].services
     if services is not None:
+        await services.conversation.sample.close()  # before Redis and the parsing pool go
         await services.fanout.stop()
         await services.storage.redis.aclose()
 

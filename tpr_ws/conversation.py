@@ -33,15 +33,15 @@ from tpr_ws.actors.state import dump_state, load_state
 from tpr_ws.actors.workflow import step
 from tpr_ws.analyses import AnalysisStore
 from tpr_ws.datasets import DatasetStore
-from tpr_ws.domain.blob import dataset_key, file_sha256
+from tpr_ws.domain.blob import dataset_key
 from tpr_ws.domain.markdown import md_escape
-from tpr_ws.domain.pipeline import ProcessedUpload, process_upload
-from tpr_ws.domain.sample.generator import sample_upload
+from tpr_ws.domain.pipeline import ProcessedUpload
 from tpr_ws.domain.versions import PARSE_VERSION
 from tpr_ws.errors import UploadRejected
 from tpr_ws.pool import ParsePool, SpooledFile, parse_spooled
 from tpr_ws.registry.storage import Storage
 from tpr_ws.registry.turns import Lease, Registry, TurnOutput, TurnResult, retry_later
+from tpr_ws.samples import SampleFile
 
 START_MESSAGE_ID = "session-start"
 
@@ -121,7 +121,9 @@ class Conversation:
         self._analyses = analyses
         self._pool = parse_pool
         self._max_upload_bytes = max_upload_bytes
-        self._sample: FileUploaded | None = None
+        self.sample = SampleFile(  # what "sample" loads (and the worker warms at start)
+            datasets, parse_pool, self._process, max_upload_bytes=max_upload_bytes
+        )
 
     async def start(self, sid: str) -> TurnResult:
         return await self._run(sid, START_MESSAGE_ID, SessionStarted(), user_text=None)
@@ -261,7 +263,7 @@ class Conversation:
                 if isinstance(effect, ComputeResults):
                     return await self._results_computed(effect)
                 assert isinstance(effect, LoadSample)
-                return await self._sample_uploaded()
+                return await self.sample.uploaded()
 
             driven = await drive(step, state, event, perform)
             return TurnOutput(state=dump_state(driven.state), events=log)
@@ -283,23 +285,6 @@ class Conversation:
             dataset=stored.dataset_key,
             at=time.time(),
         )
-
-    async def _sample_uploaded(self) -> FileUploaded:
-        """The sample file as an upload. It is deterministic, so each worker generates and
-        parses it once; later sessions reuse its blob while Redis still holds it."""
-        known = self._sample
-        if known is None or await self._datasets.meta(known.blob_key) is None:
-            sample = await asyncio.to_thread(sample_upload)
-            sha256 = await asyncio.to_thread(file_sha256, sample.data)
-            known = await self._process(
-                sha256,
-                sample.file_name,
-                lambda: self._pool.run(
-                    process_upload, sample.data, sample.file_name, self._max_upload_bytes
-                ),
-            )
-            self._sample = known
-        return known
 
 
 Progress = Callable[[str, str, float | None], Awaitable[None]]
