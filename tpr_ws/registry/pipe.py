@@ -106,6 +106,12 @@ class Pipe:
     def _send(self, proto: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
+        if proto.closed:
+            # Lost between being opened and this command (a server killed or cut off just
+            # then, while this caller waited for the connection): nothing would ever answer
+            # or fail a command queued on it.
+            fut.set_exception(ConnectionError("Redis connection lost before the command"))
+            return fut
         # Commands issued in the same loop iteration leave in one write (one system call,
         # and one wake-up of the server) at the end of it.
         if not proto.outgoing:
