@@ -22,6 +22,16 @@ def channel_of(sid: str) -> str:
     return f"t:events:{sid}"
 
 
+async def publish_empty_turn(url: str, sid: str) -> None:
+    """Another worker's turn with no events, as the commit script publishes it: exactly one
+    subscriber (this worker's pub/sub connection) must get it."""
+    publisher = aioredis.Redis.from_url(url)
+    try:
+        assert await publisher.publish(channel_of(sid), b"w2|[]") == 1
+    finally:
+        await publisher.aclose()
+
+
 class Received:
     """A socket's listener: the events it was handed (not the subscriber's None, "read the
     log": it comes after every (re)connection), and an event once it was handed some."""
@@ -58,11 +68,7 @@ async def test_a_cancelled_first_hello_leaves_the_sessions_other_sockets_subscri
         await fanout.unsubscribe("s", first_got.append)  # what its handler does on the way out
         server.start()
         await asyncio.wait_for(second, GUARD_S)  # confirmed, not cancelled with the first
-        publisher = aioredis.Redis.from_url(server.url)
-        try:
-            assert await publisher.publish(channel_of("s"), b"w2|[]") == 1
-        finally:
-            await publisher.aclose()
+        await publish_empty_turn(server.url, "s")
         await asyncio.wait_for(second_got.event.wait(), GUARD_S)
         assert second_got.payloads == [[]]  # the published (empty) event list
         assert fanout.local_count("s") == 1
@@ -84,11 +90,7 @@ async def test_a_session_watched_again_after_its_last_socket_left_gets_its_messa
         await fanout.unsubscribe("s", got)
         assert fanout.local_count("s") == 0
         await asyncio.wait_for(fanout.subscribe("s", got), GUARD_S)  # afresh
-        publisher = aioredis.Redis.from_url(redis_url)
-        try:
-            assert await publisher.publish(channel_of("s"), b"w2|[]") == 1
-        finally:
-            await publisher.aclose()
+        await publish_empty_turn(redis_url, "s")
         await asyncio.wait_for(got.event.wait(), GUARD_S)
         assert got.payloads == [[]]
     finally:
@@ -122,11 +124,7 @@ async def test_a_session_left_while_storage_was_away_is_confirmed_at_once_when_w
         # Well inside the subscription timeout (4 x (1 + 1) s): a stale confirmation in the
         # queue would leave this one unanswered until then, and it would raise.
         await asyncio.wait_for(fanout.subscribe("s", back), GUARD_S)
-        publisher = aioredis.Redis.from_url(server.url)
-        try:
-            assert await publisher.publish(channel_of("s"), b"w2|[]") == 1
-        finally:
-            await publisher.aclose()
+        await publish_empty_turn(server.url, "s")
         await asyncio.wait_for(back.event.wait(), GUARD_S)
     finally:
         await fanout.stop()

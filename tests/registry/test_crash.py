@@ -18,7 +18,10 @@ from tpr_ws.embedded import EmbeddedRedis
 from tpr_ws.registry.client import connect
 
 
-async def _kill_three_times(server: EmbeddedRedis, busy: Path) -> tuple[int, int, int]:
+async def _kill_three_times(server: EmbeddedRedis, busy: Path) -> tuple[int, int]:
+    """Start the server, kill it three times under load with the disk busy, clean up:
+    (acknowledged turns lost, turns acknowledged)."""
+    server.start()
     client = connect(server.url)  # reconnects (with retries) after each restart
     try:
         registry = await make_registry(client, 2000)
@@ -26,15 +29,13 @@ async def _kill_three_times(server: EmbeddedRedis, busy: Path) -> tuple[int, int
             return await lost_after_kills(server, registry, rounds=3)
     finally:
         await client.aclose()
+        server.cleanup()
 
 
 @pytest.mark.slow
 async def test_a_kill_while_the_disk_is_busy_loses_no_acknowledged_turn(tmp_path: Path) -> None:
-    server = EmbeddedRedis(data_dir=tmp_path / "redis", appendonly=True).start()
-    try:
-        lost, acked, _ = await _kill_three_times(server, tmp_path / "busy")
-    finally:
-        server.cleanup()
+    server = EmbeddedRedis(data_dir=tmp_path / "redis", appendonly=True)
+    lost, acked = await _kill_three_times(server, tmp_path / "busy")
     assert acked > 0
     assert lost == 0, f"{lost} of {acked} acknowledged turns lost by a kill -9 of the server"
 
@@ -43,11 +44,7 @@ async def test_a_kill_while_the_disk_is_busy_loses_no_acknowledged_turn(tmp_path
 async def test_shipped_redis_conf_loses_no_acknowledged_turn_to_a_kill(tmp_path: Path) -> None:
     config = REPO / "deploy" / "redis.conf"
     server = EmbeddedRedis(data_dir=tmp_path / "redis", appendonly=True, config_file=config)
-    server.start()
-    try:
-        lost, acked, _ = await _kill_three_times(server, tmp_path / "busy")
-    finally:
-        server.cleanup()
+    lost, acked = await _kill_three_times(server, tmp_path / "busy")
     assert acked > 0
     assert lost == 0, f"{lost} of {acked} acknowledged turns lost by a kill -9 of the server"
 
